@@ -1,0 +1,76 @@
+"""Residual add and standalone requant/activation."""
+from __future__ import annotations
+
+from migen import If, Module, Signal
+from litex.soc.interconnect import stream
+
+from ..arith import MULT_BITS, signed_bits_for
+from ..params import AddParams, RequantParams
+from .common import PixelCounter, endpoint, pack, round_clamp, unpack
+from .pool import _requant_stages
+
+
+class ResidualAdd(Module):
+    """``clamp((a * Ma + b * Mb + R) >> S)`` per element; ``sink_b`` (the skip) is buffered in a
+    FIFO of ``skip_depth`` pixels so the main path may lag behind it."""
+
+    def __init__(self, p: AddParams):
+        H, W, C = p.shape
+        self.sink_a = endpoint(C, p.a_type)
+        self.sink_b = endpoint(C, p.b_type)
+        self.source = endpoint(C, p.out)
+        self.sink = self.sink_a
+        # # #
+        self.submodules.skip = skip = stream.SyncFIFO(self.sink_b.description, p.skip_depth, buffered=False)
+        self.comb += self.sink_b.connect(skip.sink)
+        b_src = skip.source
+        ce = Signal()
+        self.comb += [
+            ce.eq(self.source.ready | ~self.source.valid),
+            self.sink_a.ready.eq(ce & b_src.valid),
+            b_src.ready.eq(ce & self.sink_a.valid),
+        ]
+        a = unpack(self, self.sink_a.data, C, p.a_type, name="a")
+        b = unpack(self, b_src.data, C, p.b_type, name="b")
+        pa_bits = p.a_type.bits + MULT_BITS + 1
+        pb_bits = p.b_type.bits + MULT_BITS + 1
+        pa = [Signal((pa_bits, True), name=f"pa{c}") for c in range(C)]
+        pb = [Signal((pb_bits, True), name=f"pb{c}") for c in range(C)]
+        v1, v2 = Signal(), Signal()
+        self.sync += If(ce, v1.eq(self.sink_a.valid & b_src.valid),
+                        *[pa[c].eq(a[c] * p.mult_a) for c in range(C)],
+                        *[pb[c].eq(b[c] * p.mult_b) for c in range(C)])
+        sbits = max(pa_bits, pb_bits) + 1
+        ys = [round_clamp(self, pa[c] + pb[c], sbits, p.shift, p.lo, p.hi, p.out, name=f"rq{c}")
+              for c in range(C)]
+        out = [Signal((p.out.bits + 1, True), name=f"o{c}") for c in range(C)]
+        self.sync += If(ce, v2.eq(v1), *[out[c].eq(ys[c]) for c in range(C)])
+        self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
+        self.comb += [
+            self.source.valid.eq(v2),
+            self.source.data.eq(pack(out, p.out.bits)),
+            self.source.first.eq(count.first),
+            self.source.last.eq(count.last),
+        ]
+
+
+class RequantBlock(Module):
+    """Per-channel requantization and activation clamp of a pixel stream."""
+
+    def __init__(self, p: RequantParams):
+        H, W, C = p.in_shape
+        self.sink = endpoint(C, p.in_type)
+        self.source = endpoint(C, p.out_type)
+        # # #
+        ce = Signal()
+        self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce)]
+        x = unpack(self, self.sink.data, C, p.in_type, name="x")
+        vb = signed_bits_for(p.in_type.qmin, p.in_type.qmax)
+        out, valid = _requant_stages(self, ce, x, vb, self.sink.valid, p)
+        self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
+        self.comb += [
+            self.source.valid.eq(valid),
+            self.source.data.eq(pack(out, p.out_type.bits)),
+            self.source.first.eq(count.first),
+            self.source.last.eq(count.last),
+        ]

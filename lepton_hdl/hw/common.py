@@ -1,0 +1,93 @@
+"""Shared gateware helpers: pixel streams, element packing, the requant datapath."""
+from __future__ import annotations
+
+from migen import Array, Cat, Constant, If, Module, Signal
+
+from litex.soc.interconnect import stream
+
+from ..arith import IntType, signed_bits_for
+
+
+def pixel_layout(channels: int, typ: IntType):
+    """A stream beat is one pixel: ``channels`` elements of ``typ.bits`` packed LSB-first."""
+    return [("data", channels * typ.bits)]
+
+
+def elem_signal(typ: IntType, name=None) -> Signal:
+    return Signal((typ.bits, typ.signed), name=name)
+
+
+def unpack(m: Module, data, n: int, typ: IntType, name="e") -> list:
+    """Split ``data`` into ``n`` typed element signals (combinational)."""
+    elems = []
+    for i in range(n):
+        s = elem_signal(typ, name=f"{name}{i}")
+        m.comb += s.eq(data[i * typ.bits:(i + 1) * typ.bits])
+        elems.append(s)
+    return elems
+
+
+def pack(elems, bits: int):
+    """Concatenate elements, each truncated to its ``bits`` two's-complement bits."""
+    return Cat(*[e[:bits] for e in elems])
+
+
+def const(value: int, signed=True, bits=None) -> Constant:
+    value = int(value)
+    if bits is None:
+        bits = signed_bits_for(min(value, 0), max(value, 0)) if signed else max(value.bit_length(), 1)
+    return Constant(value, (bits, signed))
+
+
+def const_table(values, index):
+    """``values[index]`` for a Python list of ints and a Signal index."""
+    values = [int(v) for v in values]
+    if len(set(values)) == 1:
+        return const(values[0])
+    bits = signed_bits_for(min(values + [0]), max(values + [0]))
+    return Array([Constant(v, (bits, True)) for v in values])[index]
+
+
+def adder_tree(terms):
+    """Balanced sum of a list of expressions (Migen widens each add by one bit)."""
+    terms = list(terms)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def round_clamp(m: Module, value, value_bits: int, shift: int, lo: int, hi: int,
+                out: IntType, name="rq") -> Signal:
+    """Combinational ``clamp((value + R) >> shift, lo, hi)`` with ``R = 2**(shift-1)``.
+
+    ``value`` is a signed expression of at most ``value_bits`` bits; the result is an element
+    of type ``out``.
+    """
+    t = Signal((value_bits + 1, True), name=f"{name}_t")
+    m.comb += t.eq(value + (1 << (shift - 1) if shift else 0))
+    q = Signal((max(value_bits + 1 - shift, 2), True), name=f"{name}_q")
+    if shift:
+        m.comb += q.eq(t[shift:])          # raw bits, re-read as signed: arithmetic shift
+    else:
+        m.comb += q.eq(t)
+    y = Signal((out.bits + 1, True), name=f"{name}_y")  # one spare bit: lo..hi fits signed
+    m.comb += If(q < lo, y.eq(lo)).Elif(q > hi, y.eq(hi)).Else(y.eq(q))
+    return y
+
+
+class PixelCounter(Module):
+    """Counts beats of a frame of ``n`` beats; ``first``/``last`` flag the frame ends."""
+
+    def __init__(self, n: int, advance):
+        self.count = Signal(max=max(n, 2))
+        self.first = Signal()
+        self.last = Signal()
+        # # #
+        self.comb += [self.first.eq(self.count == 0), self.last.eq(self.count == n - 1)]
+        self.sync += If(advance, If(self.last, self.count.eq(0)).Else(self.count.eq(self.count + 1)))
+
+
+def endpoint(channels: int, typ: IntType) -> stream.Endpoint:
+    return stream.Endpoint(pixel_layout(channels, typ))
+

@@ -1,0 +1,172 @@
+"""The MAC array: ``pe`` output channels x ``simd`` products per cycle, then requant."""
+from __future__ import annotations
+
+from migen import Case, Cat, If, Module, Signal
+
+from ..arith import IntType, MULT_BITS
+from ..params import MAC_DEPTH, Conv2dParams
+from .common import PixelCounter, adder_tree, const_table, endpoint, pack, round_clamp, unpack
+
+
+def lane_schedule(p: Conv2dParams):
+    """For each lane, the window-element indices it reads at each step ``nf * sf_total + sf``.
+
+    A window holds elements in ``(ky, kx, c)`` order; output channel ``o`` of group ``g``
+    reads channels ``g * C_in/groups ...`` of every kernel position.
+    """
+    kh, kw = p.kernel
+    C = p.in_shape[2]
+    cig, cog = C // p.groups, p.out_channels // p.groups
+    tables = []
+    for lane in range(p.pe):
+        table = []
+        for nf in range(p.nf):
+            o = nf * p.pe + lane
+            g = o // cog
+            vec = [(ky * kw + kx) * C + g * cig + j
+                   for ky in range(kh) for kx in range(kw) for j in range(cig)]
+            for sf in range(p.sf):
+                table.append(tuple(vec[sf * p.simd:(sf + 1) * p.simd]))
+        tables.append(table)
+    return tables
+
+
+def weight_words(p: Conv2dParams):
+    """ROM contents: one word per step, ``pe * simd`` weights, lane-major."""
+    w = p.weight.reshape(p.out_channels, -1)
+    words = []
+    for nf in range(p.nf):
+        for sf in range(p.sf):
+            word = 0
+            for lane in range(p.pe):
+                for k in range(p.simd):
+                    v = int(w[nf * p.pe + lane, sf * p.simd + k]) & ((1 << p.w_bits) - 1)
+                    word |= v << ((lane * p.simd + k) * p.w_bits)
+            words.append(word)
+    return words
+
+
+class MACArray(Module):
+    """Consumes windows, produces output pixels.
+
+    For each window it steps through ``nf`` output-channel folds x ``sf`` input folds; each
+    step multiplies ``simd`` window elements by ``simd`` weights in each of ``pe`` lanes.
+    Pipeline (all stages stall together on ``ce``): issue -> operands/ROM -> products ->
+    adder tree -> accumulate -> requant multiply -> round/clamp into the output pixel.
+    """
+
+    def __init__(self, p: Conv2dParams):
+        kh, kw = p.kernel
+        C = p.in_shape[2]
+        Ho, Wo, cout = p.out_shape
+        it, ot = p.in_type, p.out_type
+        self.sink = endpoint(kh * kw * C, it)
+        self.source = endpoint(cout, ot)
+        # # #
+        NF, SF, PE, SIMD = p.nf, p.sf, p.pe, p.simd
+        steps = NF * SF
+        acc_bits = p.acc_bits
+        prod_bits = it.bits + p.w_bits + 1
+        wt = IntType(p.w_bits, True)
+
+        ce = Signal()
+        out_valid = Signal()
+        self.comb += ce.eq(~out_valid | self.source.ready)
+
+        # Issue: operand register holds one window while its steps are issued.
+        opr = Signal(len(self.sink.data))
+        opr_valid = Signal()
+        step, nf, sf = Signal(max=max(steps, 2)), Signal(max=max(NF, 2)), Signal(max=max(SF, 2))
+        issue = Signal()
+        last_step = Signal()
+        self.comb += [
+            issue.eq(ce & opr_valid),
+            last_step.eq(step == steps - 1),
+            self.sink.ready.eq(~opr_valid | (issue & last_step)),
+        ]
+        self.sync += [
+            If(issue,
+                If(last_step, step.eq(0), nf.eq(0), sf.eq(0)).Else(
+                    step.eq(step + 1),
+                    If(sf == SF - 1, sf.eq(0), nf.eq(nf + 1)).Else(sf.eq(sf + 1))),
+            ),
+            If(self.sink.valid & self.sink.ready, opr.eq(self.sink.data), opr_valid.eq(1)
+            ).Elif(issue & last_step, opr_valid.eq(0)),
+        ]
+        elems = unpack(self, opr, kh * kw * C, it, name="w_in")
+
+        # Stage 1: select each lane's operands, read the weight ROM.
+        v1, first1, last1 = Signal(), Signal(), Signal()
+        nf1 = Signal(max=max(NF, 2))
+        x1 = [[Signal((it.bits, it.signed), name=f"x1_{l}_{k}") for k in range(SIMD)] for l in range(PE)]
+        w1 = Signal(PE * SIMD * p.w_bits)
+        self.sync += If(ce, v1.eq(issue), first1.eq(sf == 0), last1.eq(sf == SF - 1), nf1.eq(nf))
+        tables = lane_schedule(p)
+        shared = {}
+        for lane, table in enumerate(tables):
+            only_sf = all(table[i] == table[i % SF] for i in range(steps))
+            key = tuple(table[:SF]) if only_sf else tuple(table)
+            sel = sf if only_sf else step
+            if key not in shared:
+                sig = Signal(SIMD * it.bits, name=f"opsel{len(shared)}")
+                cases = {i: sig.eq(pack([elems[e] for e in key[i]], it.bits)) for i in range(len(key))}
+                cases["default"] = sig.eq(0)
+                self.comb += Case(sel, cases)
+                shared[key] = sig
+            self.sync += If(ce, Cat(*x1[lane]).eq(shared[key]))
+        rom = {i: w1.eq(word) for i, word in enumerate(weight_words(p))}
+        rom["default"] = w1.eq(0)
+        self.sync += If(ce, Case(step, rom))
+        wts = unpack(self, w1, PE * SIMD, wt, name="wt")
+
+        # Stage 2: products.
+        v2, first2, last2 = Signal(), Signal(), Signal()
+        nf2 = Signal(max=max(NF, 2))
+        prods = [[Signal((prod_bits, True), name=f"p_{l}_{k}") for k in range(SIMD)] for l in range(PE)]
+        self.sync += If(ce, v2.eq(v1), first2.eq(first1), last2.eq(last1), nf2.eq(nf1),
+                        *[prods[l][k].eq(x1[l][k] * wts[l * SIMD + k]) for l in range(PE) for k in range(SIMD)])
+
+        # Stage 3: adder tree.
+        v3, first3, last3 = Signal(), Signal(), Signal()
+        nf3 = Signal(max=max(NF, 2))
+        psum = [Signal((acc_bits, True), name=f"ps_{l}") for l in range(PE)]
+        self.sync += If(ce, v3.eq(v2), first3.eq(first2), last3.eq(last2), nf3.eq(nf2),
+                        *[psum[l].eq(adder_tree(prods[l])) for l in range(PE)])
+
+        # Stage 4: accumulate (bias preloaded on the first fold).
+        v4 = Signal()
+        nf4 = Signal(max=max(NF, 2))
+        acc = [Signal((acc_bits, True), name=f"acc_{l}") for l in range(PE)]
+        bias = [const_table([p.bias[n * PE + l] for n in range(NF)], nf3) for l in range(PE)]
+        self.sync += If(ce, v4.eq(v3 & last3), nf4.eq(nf3))
+        for l in range(PE):
+            self.sync += If(ce & v3,
+                If(first3, acc[l].eq(psum[l] + bias[l])).Else(acc[l].eq(acc[l] + psum[l])))
+
+        # Stage 5: requant multiply.
+        v5 = Signal()
+        nf5 = Signal(max=max(NF, 2))
+        mbits = acc_bits + MULT_BITS
+        mul = [Signal((mbits, True), name=f"m_{l}") for l in range(PE)]
+        mults = p.requant.channel_mult(cout)
+        self.sync += If(ce, v5.eq(v4), nf5.eq(nf4),
+                        *[mul[l].eq(acc[l] * const_table([mults[n * PE + l] for n in range(NF)], nf4))
+                          for l in range(PE)])
+
+        # Stage 6: round, shift, clamp into the output pixel.
+        rq = p.requant
+        ys = [round_clamp(self, mul[l], mbits, rq.shift, rq.lo, rq.hi, ot, name=f"rq{l}") for l in range(PE)]
+        out = Signal(cout * ot.bits)
+        group = {n: out[n * PE * ot.bits:(n + 1) * PE * ot.bits].eq(pack(ys, ot.bits)) for n in range(NF)}
+        self.sync += [
+            If(ce & v5, Case(nf5, group)),
+            If(ce & v5 & (nf5 == NF - 1), out_valid.eq(1)).Elif(self.source.ready, out_valid.eq(0)),
+        ]
+        self.submodules.count = count = PixelCounter(Ho * Wo, self.source.valid & self.source.ready)
+        self.comb += [
+            self.source.valid.eq(out_valid),
+            self.source.data.eq(out),
+            self.source.first.eq(count.first),
+            self.source.last.eq(count.last),
+        ]
+        self.latency = MAC_DEPTH

@@ -1,0 +1,114 @@
+"""Max, average and global average pooling."""
+from __future__ import annotations
+
+from migen import If, Module, Mux, Signal
+from litex.soc.interconnect import stream
+
+from ..arith import MULT_BITS
+from ..params import PoolParams
+from .common import PixelCounter, adder_tree, endpoint, pack, round_clamp, unpack
+from .window import Pad, SlidingWindow
+
+
+def _max_tree(items):
+    items = list(items)
+    while len(items) > 1:
+        items = [Mux(items[i] > items[i + 1], items[i], items[i + 1]) if i + 1 < len(items) else items[i]
+                 for i in range(0, len(items), 2)]
+    return items[0]
+
+
+class WindowReduce(Module):
+    """Per-channel max, or sum then requant, of each ``kh x kw`` window (all channels at once)."""
+
+    def __init__(self, p: PoolParams):
+        kh, kw = p.kernel
+        C = p.in_shape[2]
+        it, ot = p.in_type, p.out_type
+        Ho, Wo, _ = p.out_shape
+        n = kh * kw
+        self.sink = endpoint(n * C, it)
+        self.source = endpoint(C, ot)
+        # # #
+        ce = Signal()
+        self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce)]
+        x = unpack(self, self.sink.data, n * C, it, name="x")
+        per_ch = [[x[k * C + c] for k in range(n)] for c in range(C)]
+        valid = self.sink.valid
+        if p.kind == "max":
+            out = [Signal((it.bits, it.signed), name=f"max{c}") for c in range(C)]
+            v1 = Signal()
+            self.sync += If(ce, v1.eq(valid), *[out[c].eq(_max_tree(per_ch[c])) for c in range(C)])
+            valid = v1
+        else:
+            sb = p.sum_bits
+            sums = [Signal((sb, True), name=f"sum{c}") for c in range(C)]
+            v1 = Signal()
+            self.sync += If(ce, v1.eq(valid), *[sums[c].eq(adder_tree(per_ch[c])) for c in range(C)])
+            out, valid = _requant_stages(self, ce, sums, sb, v1, p)
+        self.submodules.count = count = PixelCounter(Ho * Wo, self.source.valid & self.source.ready)
+        self.comb += [
+            self.source.valid.eq(valid),
+            self.source.data.eq(pack(out, ot.bits)),
+            self.source.first.eq(count.first),
+            self.source.last.eq(count.last),
+        ]
+
+
+def _requant_stages(m, ce, values, value_bits, valid, p):
+    """Two stages: multiply by the channel's multiplier, then round/shift/clamp (registered)."""
+    rq, ot = p.requant, p.out_type
+    mults = rq.channel_mult(len(values))
+    mbits = value_bits + MULT_BITS
+    prod = [Signal((mbits, True), name=f"prod{c}") for c in range(len(values))]
+    v2, v3 = Signal(), Signal()
+    m.sync += If(ce, v2.eq(valid), *[prod[c].eq(values[c] * mults[c]) for c in range(len(values))])
+    ys = [round_clamp(m, prod[c], mbits, rq.shift, rq.lo, rq.hi, ot, name=f"rq{c}") for c in range(len(values))]
+    out = [Signal((ot.bits + 1, True), name=f"o{c}") for c in range(len(values))]
+    m.sync += If(ce, v3.eq(v2), *[out[c].eq(ys[c]) for c in range(len(values))])
+    return out, v3
+
+
+class GlobalAvgPool(Module):
+    """Accumulates every pixel of a frame per channel, then requantizes the sums."""
+
+    def __init__(self, p: PoolParams):
+        H, W, C = p.in_shape
+        it, ot = p.in_type, p.out_type
+        self.sink = endpoint(C, it)
+        self.source = endpoint(C, ot)
+        # # #
+        ce = Signal()
+        self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce)]
+        x = unpack(self, self.sink.data, C, it, name="x")
+        sb = p.sum_bits
+        acc = [Signal((sb, True), name=f"acc{c}") for c in range(C)]
+        self.submodules.inc = inc = PixelCounter(H * W, self.sink.valid & self.sink.ready)
+        v1 = Signal()
+        self.sync += If(ce,
+            v1.eq(self.sink.valid & inc.last),
+            *[If(self.sink.valid, If(inc.first, acc[c].eq(x[c])).Else(acc[c].eq(acc[c] + x[c])))
+              for c in range(C)])
+        out, valid = _requant_stages(self, ce, acc, sb, v1, p)
+        self.comb += [
+            self.source.valid.eq(valid),
+            self.source.data.eq(pack(out, ot.bits)),
+            self.source.first.eq(1),
+            self.source.last.eq(1),
+        ]
+
+
+class Pool(Module):
+    """Pooling block for ``PoolParams``: pad -> window -> reduce, or the global accumulator."""
+
+    def __init__(self, p: PoolParams):
+        if p.kind == "global_avg":
+            self.submodules.core = core = GlobalAvgPool(p)
+            self.sink, self.source = core.sink, core.source
+            return
+        pad_value = p.in_type.qmin if p.kind == "max" else 0
+        self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, pad_value)
+        self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
+        self.submodules.reduce = red = WindowReduce(p)
+        self.submodules.pipeline = pipe = stream.Pipeline(pad, win, red)
+        self.sink, self.source = pipe.sink, pipe.source
