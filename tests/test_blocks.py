@@ -1,0 +1,138 @@
+"""Every block against its golden op, element by element, in Migen's simulator, under seeded
+random stalls on valid and ready, with back-to-back frames; every block converts to Verilog."""
+import numpy as np
+import pytest
+
+from blockcheck import check_frames, run_frames, to_verilog
+from conftest import make_add, make_conv, make_pool, rand_input
+
+STALLS = [(1.0, 1.0), (0.6, 0.5)]
+
+
+def frames_for(p, rng, n=2, modes=("random",)):
+    out = []
+    for i in range(n):
+        mode = modes[i % len(modes)]
+        out.append(rand_input(rng, p.in_shape, p.in_type, mode))
+    return out
+
+
+@pytest.mark.parametrize("k,stride,padding", [(1, 1, 0), (3, 1, 1), (3, 2, 1), (2, 2, 0), ((1, 3), 1, (0, 1)), (5, 1, 2)])
+@pytest.mark.parametrize("vp,rp", STALLS)
+def test_conv_kernel_stride_padding(k, stride, padding, vp, rp):
+    rng = np.random.default_rng(hash((str(k), stride, str(padding))) % 2**32)
+    p = make_conv(rng, (5, 5, 2), cout=4, k=k, stride=stride, padding=padding, pe=2, simd=2)
+    check_frames(p, frames_for(p, rng), seed=7, valid_prob=vp, ready_prob=rp)
+    to_verilog(p)
+
+
+@pytest.mark.parametrize("pe,simd", [(1, 1), (4, 1), (1, 18), (2, 6), (4, 18)])
+def test_conv_folding(pe, simd):
+    rng = np.random.default_rng(pe * 100 + simd)
+    p = make_conv(rng, (4, 4, 2), cout=4, k=3, padding=1, pe=pe, simd=simd)
+    check_frames(p, frames_for(p, rng), seed=pe + simd, valid_prob=0.7, ready_prob=0.7)
+
+
+@pytest.mark.parametrize("in_bits,w_bits,out_bits,in_signed,act", [
+    (2, 2, 2, True, "none"), (4, 3, 5, False, "relu"), (8, 8, 8, False, "relu6"),
+    (3, 8, 4, True, "relu"), (8, 2, 8, True, "none")])
+def test_conv_bits(in_bits, w_bits, out_bits, in_signed, act):
+    rng = np.random.default_rng(in_bits * 64 + w_bits * 8 + out_bits)
+    p = make_conv(rng, (4, 4, 3), cout=4, k=3, padding=1, pe=2, simd=3, in_bits=in_bits,
+                  w_bits=w_bits, out_bits=out_bits, in_signed=in_signed,
+                  out_signed=act == "none", act=act)
+    check_frames(p, frames_for(p, rng, 3, ("random", "max", "min")), seed=1, valid_prob=0.8, ready_prob=0.8)
+
+
+@pytest.mark.parametrize("weights,mode", [("max", "max"), ("max", "min"), ("zero", "random"), ("random", "zero")])
+def test_conv_extremes(weights, mode):
+    """Saturation at both ends, zeros, max-magnitude weights."""
+    rng = np.random.default_rng(11)
+    p = make_conv(rng, (4, 4, 2), cout=2, k=3, padding=1, pe=1, simd=2, weights=weights)
+    outs, _ = run_frames(p, [rand_input(rng, p.in_shape, p.in_type, mode)])
+    check_frames(p, [rand_input(rng, p.in_shape, p.in_type, mode)] * 2, seed=2, valid_prob=0.7, ready_prob=0.6)
+
+
+@pytest.mark.parametrize("groups,cout,pe,simd", [(2, 4, 2, 3), (4, 4, 1, 9), (4, 8, 4, 3), (4, 4, 4, 1)])
+def test_conv_grouped_depthwise(groups, cout, pe, simd):
+    rng = np.random.default_rng(groups * 10 + pe)
+    p = make_conv(rng, (4, 4, 4), cout=cout, k=3, padding=1, groups=groups, pe=pe, simd=simd)
+    check_frames(p, frames_for(p, rng), seed=5, valid_prob=0.7, ready_prob=0.7)
+    to_verilog(p)
+
+
+@pytest.mark.parametrize("in_shape,pe,simd", [((1, 1, 12), 2, 4), ((2, 2, 3), 5, 6), ((2, 2, 3), 1, 12)])
+def test_linear(in_shape, pe, simd):
+    rng = np.random.default_rng(sum(in_shape) + pe)
+    p = make_conv(rng, in_shape, cout=10 if pe == 5 else 4, linear=True, pe=pe, simd=simd)
+    assert p.op == "linear" and p.kernel == in_shape[:2]
+    check_frames(p, frames_for(p, rng, 3), seed=3, valid_prob=0.6, ready_prob=0.6)
+    to_verilog(p)
+
+
+@pytest.mark.parametrize("kind,k,stride,padding", [
+    ("max", 2, None, 0), ("max", 3, 2, 1), ("max", 3, 1, 1), ("avg", 2, None, 0),
+    ("avg", 3, 1, 1), ("avg", (2, 3), (2, 1), 0), ("global_avg", 1, None, 0)])
+@pytest.mark.parametrize("vp,rp", STALLS)
+def test_pool(kind, k, stride, padding, vp, rp):
+    rng = np.random.default_rng(len(kind) + padding)
+    p = make_pool(rng, (5, 6, 3), kind, k, stride, padding)
+    check_frames(p, frames_for(p, rng, 3, ("random", "max", "min")), seed=4, valid_prob=vp, ready_prob=rp)
+    to_verilog(p)
+
+
+@pytest.mark.parametrize("in_bits,out_bits,signed", [(2, 2, True), (5, 3, False), (8, 8, True)])
+def test_pool_bits(in_bits, out_bits, signed):
+    rng = np.random.default_rng(in_bits)
+    for kind in ("max", "avg"):
+        p = make_pool(rng, (4, 4, 2), kind, 2, in_bits=in_bits, out_bits=out_bits, in_signed=signed,
+                      out_signed=signed)
+        check_frames(p, frames_for(p, rng, 2, ("random", "max")), seed=1, valid_prob=0.7, ready_prob=0.7)
+
+
+@pytest.mark.parametrize("relu,a_bits,b_bits", [(False, 8, 8), (True, 4, 8), (False, 2, 3)])
+@pytest.mark.parametrize("vp,rp", STALLS)
+def test_residual_add(relu, a_bits, b_bits, vp, rp):
+    rng = np.random.default_rng(a_bits * 10 + b_bits)
+    p = make_add(rng, (3, 4, 3), a_bits=a_bits, b_bits=b_bits, relu=relu)
+    frames = [(rand_input(rng, p.shape, p.a_type, m), rand_input(rng, p.shape, p.b_type, m2))
+              for m, m2 in [("random", "random"), ("max", "max"), ("min", "max"), ("random", "min")]]
+    check_frames(p, frames, seed=9, valid_prob=vp, ready_prob=rp)
+    to_verilog(p)
+
+
+def test_requant_block():
+    from lepton_hdl.arith import IntType, quantize_multipliers
+    from lepton_hdl.params import Requant, RequantParams
+    rng = np.random.default_rng(0)
+    mult, shift = quantize_multipliers(rng.uniform(0.1, 0.9, size=3))
+    p = RequantParams((3, 3, 3), IntType(8), Requant(mult, shift, IntType(6, False), lo=0, hi=40))
+    check_frames(p, frames_for(p, rng, 3, ("random", "max", "min")), seed=1, valid_prob=0.6, ready_prob=0.6)
+    to_verilog(p)
+
+
+@pytest.mark.parametrize("make,kw", [
+    (make_conv, dict(in_shape=(6, 6, 2), cout=4, k=3, padding=1, pe=2, simd=2)),
+    (make_conv, dict(in_shape=(6, 6, 2), cout=4, k=3, stride=2, pe=4, simd=18)),
+    (make_pool, dict(in_shape=(6, 6, 2), kind="max", k=2)),
+    (make_pool, dict(in_shape=(6, 6, 2), kind="global_avg", k=1)),
+])
+def test_declared_cycles(make, kw):
+    """A single frame, no stalls: declared cycles <= measured <= declared + latency."""
+    rng = np.random.default_rng(0)
+    p = make(rng, **kw)
+    _, res = run_frames(p, [rand_input(rng, p.in_shape, p.in_type)])
+    measured = res.cycles[-1] - res.first_in
+    assert p.cycles - 1 <= measured <= p.cycles + p.latency, (measured, p.cycles, p.latency)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])
+def test_rounding_ties(shift):
+    """Multiplier 1 and a small shift make exact .5 ties common: round half up, in RTL too."""
+    from lepton_hdl.arith import IntType
+    from lepton_hdl.params import PoolParams, Requant, RequantParams
+    rng = np.random.default_rng(shift)
+    p = RequantParams((4, 4, 2), IntType(8), Requant((1, 3), shift, IntType(8)))
+    check_frames(p, frames_for(p, rng, 2), seed=1)
+    q = PoolParams((4, 4, 2), IntType(8), "avg", 2, requant=Requant((1,), 2, IntType(8)))
+    check_frames(q, frames_for(q, rng, 2), seed=1)
