@@ -26,6 +26,21 @@ ADD_DEPTH = 2
 REQUANT_DEPTH = 2
 
 
+def window_cycles(padded_shape, kernel, stride, per_window: int) -> int:
+    """Cycles per frame of the sliding-window generator feeding a consumer that needs
+    ``per_window`` cycles per window.
+
+    The writer stores one padded pixel a cycle (``Hp * Wp``). The reader, per output row,
+    shifts ``kw`` columns for the first window (plus one cycle to release rows) and ``sw``
+    for each next one, while the consumer spends ``per_window`` cycles on each window.
+    """
+    Hp, Wp = padded_shape[:2]
+    (kh, kw), (sh, sw) = kernel, stride
+    Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    row = max(kw + 1, per_window) + (Wo - 1) * max(per_window, sw)
+    return max(Hp * Wp, Ho * row)
+
+
 def _pair(v, name) -> tuple[int, int]:
     if isinstance(v, (int, np.integer)):
         v = (int(v), int(v))
@@ -212,10 +227,15 @@ class Conv2dParams:
     @property
     def cycles(self) -> int:
         """Cycles per frame at the nominal rate: the input side (one padded pixel a cycle)
-        or the MAC array (``nf * sf`` cycles per output pixel), whichever is slower."""
-        Hp, Wp, _ = self.padded_shape
+        or the MAC array (``nf * sf`` cycles per window, plus the window generator's row
+        start), whichever is slower. See ``window_cycles``."""
+        return window_cycles(self.padded_shape, self.kernel, self.stride, self.cycles_per_window)
+
+    @property
+    def mac_cycles(self) -> int:
+        """Cycles the MAC array alone needs per frame (its utilisation bound)."""
         Ho, Wo, _ = self.out_shape
-        return max(Hp * Wp, Ho * Wo * self.cycles_per_window)
+        return Ho * Wo * self.cycles_per_window
 
     @property
     def latency(self) -> int:
@@ -223,7 +243,7 @@ class Conv2dParams:
         the last window's fold, the pipeline depth)."""
         Hp, Wp, _ = self.padded_shape
         kh, kw = self.kernel
-        return (kh - 1) * Wp + kw + 2 * self.cycles_per_window + MAC_DEPTH + 2
+        return kh * Wp + kw + 2 * self.cycles_per_window + MAC_DEPTH + 4
 
     def with_folding(self, pe: int, simd: int) -> "Conv2dParams":
         from dataclasses import replace
@@ -317,15 +337,16 @@ class PoolParams:
     @property
     def cycles(self) -> int:
         H, W, _ = self.in_shape
-        Hp, Wp, _ = self.padded_shape
-        return H * W if self.kind == "global_avg" else Hp * Wp
+        if self.kind == "global_avg":
+            return H * W
+        return window_cycles(self.padded_shape, self.kernel, self.stride, 1)
 
     @property
     def latency(self) -> int:
         if self.kind == "global_avg":
             return POOL_DEPTH[self.kind] + 2
         Hp, Wp, _ = self.padded_shape
-        return (self.kernel[0] - 1) * Wp + self.kernel[1] + POOL_DEPTH[self.kind] + 2
+        return self.kernel[0] * Wp + self.kernel[1] + POOL_DEPTH[self.kind] + 4
 
 
 @dataclass(frozen=True, eq=False)
