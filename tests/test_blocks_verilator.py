@@ -21,6 +21,8 @@ CASES = {
     "depthwise": lambda r: make_conv(r, (6, 6, 8), cout=8, k=3, padding=1, groups=8, pe=4, simd=9),
     "linear_flat": lambda r: make_conv(r, (1, 1, 64), cout=10, linear=True, pe=5, simd=16),
     "linear_map": lambda r: make_conv(r, (2, 2, 16), cout=10, linear=True, pe=10, simd=64),
+    "conv1x1": lambda r: make_conv(r, (6, 7, 8), cout=8, k=1, pe=8, simd=8),
+    "conv3x3_s2_f1": lambda r: make_conv(r, (10, 10, 2), cout=4, k=3, stride=2, padding=1, pe=4, simd=18),
     "maxpool2": lambda r: make_pool(r, (8, 8, 8), "max", 2),
     "maxpool3_s2_p1": lambda r: make_pool(r, (9, 9, 4), "max", 3, 2, 1),
     "avgpool2": lambda r: make_pool(r, (8, 8, 4), "avg", 2),
