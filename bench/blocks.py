@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Per-block cycles per frame, measured under Verilator vs the analytic figure, at several
+pe/simd settings; plus Verilator simulation speed.
+
+    python bench/blocks.py [--frames N] [--markdown]
+
+Measured = steady-state cycles between consecutive frame completions, back-to-back frames,
+no stalls (the nominal rate). Deterministic: every run prints the same cycle counts.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from conftest import make_add, make_conv, make_pool, rand_input  # noqa: E402
+
+from lepton_hdl.hw import block_for  # noqa: E402
+from lepton_hdl.params import AddParams  # noqa: E402
+from lepton_hdl.sim.frames import pack_frame  # noqa: E402
+from lepton_hdl.sim.verilator import VerilatorModel  # noqa: E402
+
+CASES = [
+    ("conv 8x8x1->8 k3p1", lambda r, pe, simd: make_conv(r, (8, 8, 1), 8, 3, padding=1, pe=pe, simd=simd), [(1, 1), (2, 3), (8, 9)]),
+    ("conv 4x4x8->16 k3p1", lambda r, pe, simd: make_conv(r, (4, 4, 8), 16, 3, padding=1, pe=pe, simd=simd), [(1, 8), (4, 24), (16, 72)]),
+    ("conv 16x16x8->8 k1", lambda r, pe, simd: make_conv(r, (16, 16, 8), 8, 1, pe=pe, simd=simd), [(1, 8), (8, 8)]),
+    ("dwconv 8x8x16 k3p1", lambda r, pe, simd: make_conv(r, (8, 8, 16), 16, 3, padding=1, groups=16, pe=pe, simd=simd), [(1, 3), (4, 9), (16, 9)]),
+    ("linear 2x2x16->10", lambda r, pe, simd: make_conv(r, (2, 2, 16), 10, linear=True, pe=pe, simd=simd), [(1, 16), (5, 32), (10, 64)]),
+    ("maxpool 8x8x8 k2", lambda r, pe, simd: make_pool(r, (8, 8, 8), "max", 2), [(None, None)]),
+    ("avgpool 8x8x8 k3p1", lambda r, pe, simd: make_pool(r, (8, 8, 8), "avg", 3, 1, 1), [(None, None)]),
+    ("global avg 8x8x16", lambda r, pe, simd: make_pool(r, (8, 8, 16), "global_avg", 1), [(None, None)]),
+    ("residual add 8x8x8", lambda r, pe, simd: make_add(r, (8, 8, 8)), [(None, None)]),
+]
+
+
+def measure(p, frames, name):
+    rng = np.random.default_rng(0)
+    dut = block_for(p)
+    sinks = [dut.sink_a, dut.sink_b] if isinstance(p, AddParams) else [dut.sink]
+    model = VerilatorModel(dut, sinks=sinks, name="bench-" + name.split()[0])
+    if isinstance(p, AddParams):
+        streams = [[], []]
+        for _ in range(frames):
+            streams[0] += pack_frame(rand_input(rng, p.shape, p.a_type), p.a_type)
+            streams[1] += pack_frame(rand_input(rng, p.shape, p.b_type), p.b_type)
+    else:
+        streams = [[]]
+        for _ in range(frames):
+            streams[0] += pack_frame(rand_input(rng, p.in_shape, p.in_type), p.in_type)
+    n_px = p.out_shape[0] * p.out_shape[1]
+    res = model.run(streams, n_px * frames)
+    return res.steady_period(n_px), res.sim_cycles / max(res.wall_s, 1e-9), model.build_s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=200)
+    args = ap.parse_args()
+    rows = []
+    for name, make, folds in CASES:
+        for pe, simd in folds:
+            p = make(np.random.default_rng(1), pe, simd)
+            t0 = time.perf_counter()
+            period, speed, build = measure(p, args.frames, name)
+            rows.append((name, "-" if pe is None else f"{pe}/{simd}",
+                         getattr(p, "mac_cycles", None), p.cycles, period, period / p.cycles, speed))
+            print(f"  {name:24s} pe/simd={rows[-1][1]:7s} measured={period:9.1f} analytic={p.cycles:6d} "
+                  f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    print("| block | pe/simd | MAC-bound cycles | analytic cycles/frame | measured cycles/frame | measured/analytic | Verilator speed (cycles/s) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, fold, macb, an, me, ratio, speed in rows:
+        print(f"| {name} | {fold} | {macb if macb is not None else '-'} | {an} | {me:.1f} | {ratio:.3f} | {speed / 1e6:.2f} M |")
+    worst = max(r[5] for r in rows)
+    print(f"\nworst measured/analytic: {worst:.3f}")
+    return 0 if worst <= 1.05 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
