@@ -108,3 +108,20 @@ def run(x, p, b=None):
     if isinstance(p, RequantParams):
         return requant(x, p)
     raise TypeError(f"no golden op for {type(p).__name__}")
+
+
+def execute(g, x: np.ndarray, all_outputs=False):
+    """Run a quantized IR graph on one integer input in stream layout ``(H, W, C)``.
+
+    Returns the output node's integer tensor (its stream shape), or every node's output.
+    """
+    vals = {}
+    for n in g.nodes:
+        if n.op == "input":
+            vals[n.name] = n.qtype.type.check(np.asarray(x).reshape(n.shape), "pipeline input")
+        elif n.params is None:          # flatten: the stream is unchanged
+            vals[n.name] = vals[n.inputs[0]]
+        else:
+            args = [vals[i] for i in n.inputs]
+            vals[n.name] = run(args[0], n.params, args[1] if len(args) > 1 else None)
+    return vals if all_outputs else vals[g.output]

@@ -23,9 +23,7 @@ from .run import StreamResult
 _FIELDS = ("valid", "ready", "first", "last", "data")
 
 
-class ToolMissing(RuntimeError):
-    pass
-
+from ..errors import ToolMissing
 
 def cache_dir() -> Path:
     d = Path(os.environ.get("LEPTON_CACHE", Path.home() / ".cache" / "lepton_hdl"))

@@ -1,0 +1,25 @@
+"""Errors a user can act on. Each message says what is wrong and how to fix it."""
+
+
+class LeptonError(ValueError):
+    """Base class of lepton_hdl's user-facing errors."""
+
+
+class UnsupportedOpError(LeptonError):
+    """The model uses an op, or an op setting, that lepton_hdl cannot turn into hardware."""
+
+
+class TraceError(LeptonError):
+    """The model cannot be traced to a static graph (data-dependent control flow or shapes)."""
+
+
+class ParallelismError(LeptonError):
+    """A requested pe/simd folding is impossible for its layer."""
+
+
+class FitError(LeptonError):
+    """The model does not fit the resource budget (board) it was compiled for."""
+
+
+class ToolMissing(RuntimeError):
+    """An external tool (Verilator, RISC-V GCC, Yosys, nextpnr) is not installed."""

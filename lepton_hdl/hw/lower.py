@@ -1,0 +1,77 @@
+"""Lowering: a quantized IR graph -> one Migen module, one input stream, one output stream,
+every layer its own block, all running concurrently."""
+from __future__ import annotations
+
+from functools import reduce
+from operator import and_
+
+from migen import If, Module, Signal
+from litex.soc.interconnect import stream
+
+from ..params import AddParams
+from . import block_for
+from .common import endpoint
+
+
+class Broadcast(Module):
+    """One stream to ``n`` consumers; each takes the beat when it is ready (eager fork), and the
+    sink advances once all have taken it."""
+
+    def __init__(self, layout, n: int):
+        self.sink = stream.Endpoint(layout)
+        self.sources = [stream.Endpoint(layout) for _ in range(n)]
+        # # #
+        done = [Signal(name=f"done{i}") for i in range(n)]
+        all_taken = reduce(and_, [d | s.ready for d, s in zip(done, self.sources)])
+        self.comb += self.sink.ready.eq(all_taken)
+        for d, s in zip(done, self.sources):
+            self.comb += [s.valid.eq(self.sink.valid & ~d), s.data.eq(self.sink.data),
+                          s.first.eq(self.sink.first), s.last.eq(self.sink.last)]
+            self.sync += If(self.sink.valid, If(all_taken, d.eq(0)).Elif(s.ready, d.eq(1)))
+
+
+class LoweredPipeline(Module):
+    """The whole model as one streaming circuit: ``sink`` takes input pixels, ``source``
+    gives output pixels (a flat output is one beat of all features)."""
+
+    def __init__(self, g):
+        inp = g.input
+        self.sink = endpoint(inp.shape[2], inp.qtype.type)
+        out = g[g.output]
+        self.source = endpoint(out.shape[2], out.qtype.type)
+        self.blocks = {}
+        # # #
+        lanes = {}
+
+        def publish(name, ep):
+            k = len(g.consumers(name)) + (name == g.output)
+            if k <= 1:
+                lanes[name] = [ep]
+                return
+            fork = Broadcast(ep.description, k)
+            setattr(self.submodules, f"fork_{_ident(name)}", fork)
+            self.comb += ep.connect(fork.sink)
+            lanes[name] = list(fork.sources)
+
+        def take(name):
+            return lanes[name].pop(0)
+
+        for n in g.nodes:
+            if n.op == "input":
+                publish(n.name, self.sink)
+            elif n.params is None:                  # flatten
+                publish(n.name, take(n.inputs[0]))
+            else:
+                blk = block_for(n.params)
+                setattr(self.submodules, _ident(n.name), blk)
+                self.blocks[n.name] = blk
+                sinks = [blk.sink_a, blk.sink_b] if isinstance(n.params, AddParams) else [blk.sink]
+                for src, snk in zip(n.inputs, sinks):
+                    self.comb += take(src).connect(snk)
+                publish(n.name, blk.source)
+        self.comb += take(g.output).connect(self.source)
+
+
+def _ident(name: str) -> str:
+    s = "".join(c if c.isalnum() else "_" for c in name)
+    return s if s[:1].isalpha() else "n_" + s
