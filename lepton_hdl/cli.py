@@ -1,0 +1,139 @@
+"""``lepton-hdl``: compile a model into a streaming pipeline, put it in a SoC, build boards."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def parse_fold(items):
+    fold = {}
+    for it in items or []:
+        try:
+            layer, v = it.split("=")
+            pe, simd = (int(x) for x in v.split(","))
+        except ValueError:
+            raise SystemExit(f"--fold {it!r}: expected LAYER=PE,SIMD (e.g. features.0=4,9)")
+        fold[layer] = (pe, simd)
+    return fold
+
+
+def compile_model(args):
+    """Shared by compile/soc/build: load the model spec and compile it."""
+    import lepton_hdl
+    from .models import load
+    spec = load(args.model, log=log)
+    t0 = time.perf_counter()
+    pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits, w_bits=args.w_bits, a_bits=args.a_bits,
+                              fold=parse_fold(args.fold), target_cycles=args.target_cycles,
+                              max_multipliers=getattr(args, "max_multipliers", None), name=spec.name)
+    return spec, pipe, time.perf_counter() - t0
+
+
+def float_predictions(spec):
+    import torch
+    with torch.no_grad():
+        return spec.model.eval()(torch.as_tensor(spec.x_eval, dtype=torch.float32)).numpy()
+
+
+def cmd_compile(args):
+    from .sim.frames import pack_frame
+    t_start = time.perf_counter()
+    spec, pipe, t_compile = compile_model(args)
+    out = Path(args.out)
+    (out / "vectors").mkdir(parents=True, exist_ok=True)
+    vpath = pipe.to_verilog(out / "lepton_pipeline.v")
+    x = spec.x_eval if spec.x_eval is not None else np.asarray(spec.samples)[:64]
+    gold = pipe.golden(x)
+    q = pipe.quantize_input(x)
+    it, ot = pipe.input_node.qtype.type, pipe.output_node.qtype.type
+    with open(out / "vectors" / "input.hex", "w") as f:
+        for xi in q:
+            f.writelines(f"{w:x}\n" for w in pack_frame(xi, it))
+    with open(out / "vectors" / "expected.hex", "w") as f:
+        o = pipe.output_node
+        for yi in gold:
+            f.writelines(f"{w:x}\n" for w in pack_frame(np.asarray(yi).reshape(o.shape), ot))
+    t_gen = time.perf_counter() - t_start
+    bench = pipe.bench(args.clock_mhz)
+    acc = {"float": None, "golden": None}
+    if spec.y_eval is not None:
+        acc["float"] = float((float_predictions(spec).argmax(1) == spec.y_eval).mean())
+        acc["golden"] = float((gold.reshape(len(gold), -1).argmax(1) == spec.y_eval).mean())
+    report = dict(model=spec.name, bits=dict(w=bench["w_bits"], a=bench["a_bits"]),
+                  layers=[{k: r[k] for k in ("name", "op", "in_shape", "out_shape", "macs", "pe", "simd", "cycles",
+                                             "mult", "lut", "mem_bits")} for r in bench["layers"]],
+                  cycles_per_frame=bench["cycles_per_frame"], cycles_per_frame_source="analytic",
+                  bound_cycles=bench["bound_cycles"], bottleneck=bench["bottleneck"],
+                  mac_utilisation=bench["mac_utilisation"], fps_at_clock=bench["fps"], clock_mhz=args.clock_mhz,
+                  resources_estimate=bench["resources"], accuracy=acc, images=int(len(x)),
+                  compile_s=round(t_compile, 3), generate_s=round(t_gen, 3),
+                  input=dict(shape=list(pipe.input_node.shape), type=str(it), scale=pipe.input_node.qtype.scale),
+                  output=dict(shape=list(pipe.output_node.shape), type=str(ot), scale=pipe.output_node.qtype.scale),
+                  verilog=str(vpath))
+    log(pipe.report(args.clock_mhz))
+    log(f"[compile] {spec.name}: compiled in {t_compile:.2f} s, Verilog + vectors written in {t_gen:.2f} s -> {out}")
+    if args.verify:
+        log(f"[verify] RTL simulation (Verilator) of {len(x)} inputs")
+        y, info = pipe.simulate(x, log=log)
+        mism = int(np.count_nonzero(y != gold))
+        report["rtl_mismatches"] = mism
+        report["cycles_per_frame"] = info["cycles_per_frame"]
+        report["cycles_per_frame_source"] = "rtl"
+        report["first_frame_latency_cycles"] = info["first_frame_cycles"]
+        report["verilator_build_s"] = round(info["build_s"], 2)
+        if spec.y_eval is not None:
+            acc["rtl"] = float((y.reshape(len(y), -1).argmax(1) == spec.y_eval).mean())
+        log(f"[verify] rtl_mismatches={mism} over {y.size} elements; cycles/frame measured "
+            f"{info['cycles_per_frame']} vs bound {bench['bound_cycles']}")
+    if acc["float"] is not None:
+        log("[accuracy] " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in acc.items() if v is not None))
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.txt").write_text(pipe.report(args.clock_mhz) + "\n")
+    return 1 if report.get("rtl_mismatches") else 0
+
+
+def add_model_args(p):
+    p.add_argument("--bits", type=int, default=8, help="weight and activation bits (2..8)")
+    p.add_argument("--w-bits", type=int, help="weight bits (overrides --bits)")
+    p.add_argument("--a-bits", type=int, help="activation bits (overrides --bits)")
+    p.add_argument("--fold", action="append", metavar="LAYER=PE,SIMD", help="fix one layer's parallelism")
+    p.add_argument("--target-cycles", type=int, help="allow the pipeline this many cycles per frame")
+    p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="lepton-hdl", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("compile", help="compile MODEL to Verilog, test vectors and a report")
+    c.add_argument("model", help="'digits' or path/to/file.py:factory")
+    c.add_argument("--out", default="out/compile", help="output folder")
+    c.add_argument("--verify", action="store_true", help="simulate the RTL (Verilator) on the eval inputs")
+    c.add_argument("--max-multipliers", type=int, help="budget: fastest balanced pipeline within it")
+    add_model_args(c)
+    c.set_defaults(func=cmd_compile)
+    d = sub.add_parser("demo", help="the main job on the default model")
+    d.set_defaults(func=cmd_demo)
+    args = ap.parse_args(argv)
+    from .errors import LeptonError, ToolMissing
+    try:
+        return args.func(args)
+    except (LeptonError, ToolMissing, FileNotFoundError) as e:
+        print(f"lepton-hdl: error: {e}", file=sys.stderr)
+        return 2
+
+
+def cmd_demo(args):
+    return main(["compile", "digits", "--out", "out/digits", "--verify"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

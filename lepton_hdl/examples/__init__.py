@@ -1,0 +1,1 @@
+"""Built-in example models. ``lepton-hdl compile digits`` uses ``digits.factory``."""

@@ -1,0 +1,94 @@
+"""A small CNN trained on scikit-learn's ``load_digits`` (real 8x8 handwritten digits).
+
+conv3x3 1->8, ReLU, maxpool 2, conv3x3 8->16, ReLU, maxpool 2, linear 64->10. Fixed split
+(1437 train / 360 held out, stratified, ``random_state=0``), fixed seed; trains in a few
+seconds on a CPU and is cached in ``~/.cache/lepton_hdl`` (``LEPTON_CACHE``).
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+import numpy as np
+
+LABELS = tuple(str(i) for i in range(10))
+EPOCHS = 60
+SEED = 0
+
+
+def dataset():
+    """``(x_train, y_train, x_test, y_test)``; x float32 (N, 1, 8, 8) scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=360, random_state=0, stratify=d.target)
+    return xtr, ytr.astype(np.int64), xte, yte.astype(np.int64)
+
+
+def build():
+    import torch.nn as nn
+
+    class DigitsNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+            self.classifier = nn.Linear(64, 10)
+
+        def forward(self, x):
+            return self.classifier(self.features(x).flatten(1))
+
+    return DigitsNet()
+
+
+def _key():
+    src = inspect.getsource(build) + inspect.getsource(train) + f"{EPOCHS}{SEED}"
+    return hashlib.sha256(src.encode()).hexdigest()[:12]
+
+
+def train(model, xtr, ytr, epochs=EPOCHS, seed=SEED):
+    import torch
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    x, y = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), 64):
+            idx = perm[i:i + 64]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        sched.step()
+    return model.eval()
+
+
+def trained_model(log=None):
+    """The trained model (from the cache when present)."""
+    import torch
+    from ..sim.verilator import cache_dir
+    model = build()
+    path = cache_dir() / f"digits-{_key()}.pt"
+    if path.exists():
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval()
+    if log:
+        log(f"[digits] training on load_digits ({EPOCHS} epochs, seed {SEED}); cached at {path}")
+    xtr, ytr, _, _ = dataset()
+    torch.set_num_threads(1)
+    train(model, xtr, ytr)
+    tmp = path.with_suffix(".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.rename(path)
+    return model
+
+
+def factory(log=None):
+    """``(model, calibration samples, (x_test, y_test), labels)`` for the CLI."""
+    xtr, _, xte, yte = dataset()
+    return trained_model(log), xtr[:256], (xte, yte), LABELS
