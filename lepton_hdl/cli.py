@@ -30,11 +30,13 @@ def compile_model(args):
     """Shared by compile/soc/build: load the model spec and compile it."""
     import lepton_hdl
     from .models import load
+    from .pipeline import DEFAULT_MAX_MULTIPLIERS
     spec = load(args.model, log=log)
     t0 = time.perf_counter()
     pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits, w_bits=args.w_bits, a_bits=args.a_bits,
                               fold=parse_fold(args.fold), target_cycles=args.target_cycles,
-                              max_multipliers=getattr(args, "max_multipliers", None), name=spec.name)
+                              max_multipliers=getattr(args, "max_multipliers", None) or DEFAULT_MAX_MULTIPLIERS,
+                              name=spec.name)
     return spec, pipe, time.perf_counter() - t0
 
 
@@ -117,7 +119,7 @@ def main(argv=None):
     c.add_argument("model", help="'digits' or path/to/file.py:factory")
     c.add_argument("--out", default="out/compile", help="output folder")
     c.add_argument("--verify", action="store_true", help="simulate the RTL (Verilator) on the eval inputs")
-    c.add_argument("--max-multipliers", type=int, help="budget: fastest balanced pipeline within it")
+    c.add_argument("--max-multipliers", type=int, help="budget: fastest balanced pipeline within it (default 1024)")
     add_model_args(c)
     c.set_defaults(func=cmd_compile)
     d = sub.add_parser("demo", help="the main job on the default model")

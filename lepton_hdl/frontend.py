@@ -264,6 +264,20 @@ def _m_view(ctx, n, name, path):
     _fail(f"Tensor.{name}{tuple(shape)}", path, "only a reshape to (batch, features) is supported")
 
 
+SKIP = object()   # shape-only nodes (x.size(0)) that produce no tensor
+
+
+def _m_size(ctx, n, name, path):
+    return SKIP
+
+
+def _f_getitem(ctx, n, f, path):
+    src = n.args[0]
+    if getattr(src, "op", None) == "call_method" and src.target == "size":
+        return SKIP
+    _fail("operator.getitem (indexing a tensor)", path)
+
+
 def _method(kind):
     def h(ctx, n, name, path):
         return {"relu": lambda: _act("relu", 0, np.inf), "add": lambda: _f_add(ctx, n, "Tensor.add", path),
@@ -286,9 +300,10 @@ def _build_tables():
         F.hardtanh: _f_act("hardtanh"), torch.clamp: _f_clamp, operator.add: _f_add, torch.add: _f_add,
         torch.flatten: _f_flatten, F.max_pool2d: _f_maxpool, F.avg_pool2d: _f_avgpool,
         F.adaptive_avg_pool2d: _f_adaptive, F.dropout: lambda c, n, f, p: c.src(n.args[0]),
+        operator.getitem: _f_getitem,
     }
     meths = {"relu": _method("relu"), "add": _method("add"), "flatten": _method("flatten"),
-             "view": _m_view, "reshape": _m_view}
+             "view": _m_view, "reshape": _m_view, "size": _m_size}
     return mods, funcs, meths
 
 
@@ -312,6 +327,8 @@ def trace(model, sample) -> Graph:
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     model = copy.deepcopy(model).eval()
+    if type(model) in MODULE_HANDLERS:      # a bare layer: trace it as a one-layer model
+        model = torch.nn.Sequential(model)
     sample = torch.as_tensor(sample, dtype=torch.float32)
     try:
         gm = torch.fx.symbolic_trace(model)
@@ -364,6 +381,8 @@ def trace(model, sample) -> Graph:
             res = h(ctx, n, n.target, path)
         else:
             _fail(n.op, n.name)
+        if res is SKIP:
+            continue
         if isinstance(res, str):
             ctx.alias[n.name] = res
             continue

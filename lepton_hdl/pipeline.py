@@ -45,6 +45,9 @@ def to_stream_layout(x: np.ndarray, in_shape, flat: bool) -> np.ndarray:
     return x.reshape(-1, C, H, W).transpose(0, 2, 3, 1)
 
 
+DEFAULT_MAX_MULTIPLIERS = 1024
+
+
 @dataclass
 class LayerRow:
     name: str
@@ -213,11 +216,15 @@ class Pipeline:
 
 
 def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
-            fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = None,
+            fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
             name: Optional[str] = None, log=None) -> Pipeline:
     """Trace ``model``, fold BatchNorm, fuse activations, quantize (calibrated on
     ``sample_inputs``, a float batch in the model's own layout), choose per-layer parallelism
-    and size FIFOs. Raises a clear error for anything unsupported, before any hardware."""
+    and size FIFOs. Raises a clear error for anything unsupported, before any hardware.
+
+    Parallelism: the fastest balanced pipeline (every layer just fast enough for the slowest)
+    whose multipliers fit ``max_multipliers`` (default 1024; a board sets its own; ``None``
+    means unlimited); ``target_cycles`` caps the speed; ``fold`` fixes layers by name."""
     from .frontend import trace
     from .passes import default_passes, run_passes
     t0 = time.perf_counter()

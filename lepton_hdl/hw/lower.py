@@ -66,6 +66,12 @@ class LoweredPipeline(Module):
                 setattr(self.submodules, _ident(n.name), blk)
                 self.blocks[n.name] = blk
                 sinks = [blk.sink_a, blk.sink_b] if isinstance(n.params, AddParams) else [blk.sink]
+                depth = n.attrs.get("in_fifo", 0)
+                if depth:
+                    fifo = stream.SyncFIFO(sinks[0].description, depth, buffered=True)
+                    setattr(self.submodules, "fifo_" + _ident(n.name), fifo)
+                    self.comb += fifo.source.connect(sinks[0])
+                    sinks = [fifo.sink] + sinks[1:]
                 for src, snk in zip(n.inputs, sinks):
                     self.comb += take(src).connect(snk)
                 publish(n.name, blk.source)

@@ -42,10 +42,17 @@ def path_buffering(g: Graph, fork: str, node: str):
 
 
 def size_fifos(g: Graph) -> Graph:
-    """Size each residual add's skip FIFO so the two paths from their fork never deadlock
-    (quantized graph): input ``b`` becomes the path with less buffering, and its FIFO holds
-    everything the other path can absorb."""
+    """Size the FIFOs (quantized graph). Each residual add's skip FIFO: input ``b`` becomes the
+    path with less buffering, and its FIFO holds everything the other path can absorb, so
+    the two paths from their fork never deadlock. Each windowed or accumulating block gets an
+    input FIFO of one input row, which absorbs the phase difference between neighbouring
+    blocks running at the same rate (their bursts differ: padding, row starts)."""
     nodes = {n.name: n for n in g.nodes}
+    for n in g.nodes:
+        if isinstance(n.params, (Conv2dParams, PoolParams)):
+            attrs = dict(n.attrs)
+            attrs["in_fifo"] = max(2, n.params.in_shape[1])
+            nodes[n.name] = n.with_(attrs=attrs)
     for n in g.nodes:
         if not isinstance(n.params, AddParams):
             continue
@@ -60,7 +67,7 @@ def size_fifos(g: Graph) -> Graph:
                           name=p.name)
             a, b, cap_a, cap_b = b, a, cap_b, cap_a
         depth = max(2, cap_a + 8)
-        nodes[n.name] = n.with_(inputs=(a, b), params=AddParams(
+        nodes[n.name] = nodes[n.name].with_(inputs=(a, b), params=AddParams(
             p.shape, p.a_type, p.b_type, p.mult_a, p.mult_b, p.shift, p.out, p.lo, p.hi,
             skip_depth=depth, name=p.name))
     return g.with_nodes([nodes[n.name] for n in g.nodes])

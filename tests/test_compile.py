@@ -1,0 +1,179 @@
+"""The graph walker: frontend, passes, lowering and the Pipeline API on a zoo of models."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import lepton_hdl
+from blockcheck import assert_equal
+from conftest import require_tool
+from lepton_hdl import floatref, golden
+from lepton_hdl.errors import FitError, ParallelismError, TraceError, UnsupportedOpError
+from lepton_hdl.examples import zoo
+from lepton_hdl.frontend import trace
+from lepton_hdl.passes import default_passes
+from lepton_hdl.pipeline import to_stream_layout
+
+# float torch vs the quantized golden model: the one place with a tolerance. 8-bit weights and
+# activations; the error is relative to the output's largest magnitude.
+QUANT_TOL = 0.06
+BUDGET = 256   # multipliers: keeps the Verilator builds of the zoo small
+
+
+def _compile(name, **kw):
+    m, x = zoo.make(name)
+    return m, x, lepton_hdl.compile(m, x, max_multipliers=kw.pop("max_multipliers", BUDGET), **kw)
+
+
+@pytest.mark.parametrize("name", zoo.NAMES)
+def test_golden_close_to_torch(name):
+    m, x, p = _compile(name)
+    with torch.no_grad():
+        ref = m(x).numpy()
+    assert np.abs(p.float_reference(x) - ref).max() <= 1e-6 * max(1.0, np.abs(ref).max())
+    err = np.abs(p.dequantize(p.golden(x)) - ref).max() / np.abs(ref).max()
+    assert err < QUANT_TOL, f"{name}: quantized golden differs from float by {err:.3f} of full scale"
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("name", zoo.NAMES)
+def test_zoo_rtl_bit_exact(name):
+    require_tool("verilator")
+    m, x, p = _compile(name)
+    rng = np.random.default_rng(0)
+    xs = torch.from_numpy(rng.normal(size=(12,) + tuple(x.shape[1:])).astype(np.float32))
+    want = p.golden(xs)
+    for seed, vp, rp in [(1, 0.6, 0.5), (2, 1.0, 0.3)]:
+        got, _ = p.simulate(xs, seed=seed, valid_prob=vp, ready_prob=rp)
+        assert_equal(got, want, f"{name} stalls {vp}/{rp}")
+    got, info = p.simulate(xs)
+    assert_equal(got, want, f"{name} no stalls")
+    assert info["cycles_per_frame"] <= 1.05 * p.bound_cycles, (info["cycles_per_frame"], p.bound_cycles)
+
+
+def _stream_samples(m, x):
+    g = trace(m, x)
+    return g, list(to_stream_layout(x.numpy(), g.input.shape, g.input.flat))
+
+
+@pytest.mark.parametrize("name", zoo.NAMES)
+def test_every_pass_preserves_outputs(name):
+    """Float passes keep the float function (to rounding); passes after quantization keep the
+    golden outputs exactly."""
+    m, x = zoo.make(name)
+    g, xs = _stream_samples(m, x)
+    passes = default_passes(xs, max_multipliers=BUDGET)
+    ref = [floatref.execute(g, xi) for xi in xs[:8]]
+    for p in passes[:2]:
+        g = p(g)
+        for xi, r in zip(xs[:8], ref):
+            assert np.allclose(floatref.execute(g, xi), r, rtol=1e-9, atol=1e-9), p.__name__
+    g = passes[2](g)
+    qin = g.input.qtype
+    qs = [np.clip(np.floor(xi / qin.scale + 0.5), qin.type.qmin, qin.type.qmax).astype(np.int64) for xi in xs[:8]]
+    gold = [golden.execute(g, q) for q in qs]
+    for p in passes[3:]:
+        g = p(g)
+        for q, want in zip(qs, gold):
+            assert np.array_equal(golden.execute(g, q), want), p.__name__
+
+
+def test_passes_are_pure():
+    m, x = zoo.make("residual")
+    g, xs = _stream_samples(m, x)
+    for p in default_passes(xs):
+        before = (g.summary(), [dict(n.attrs) for n in g.nodes])
+        out = p(g)
+        assert (g.summary(), [dict(n.attrs) for n in g.nodes]).__repr__() == before.__repr__(), p.__name__
+        g = out
+
+
+def test_batchnorm_folded_and_activation_fused():
+    _, _, p = _compile("residual")
+    ops = [n.op for n in p.graph.nodes]
+    assert "batchnorm" not in ops and "act" not in ops
+    add = next(n for n in p.graph.nodes if n.op == "add")
+    assert add.params.lo == 0 and add.params.skip_depth > 8
+
+
+def test_unsupported_module_names_op_path_and_supported():
+    m = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Sequential(nn.Conv2d(4, 4, 1), nn.GELU()))
+    with pytest.raises(UnsupportedOpError) as e:
+        lepton_hdl.compile(m, torch.randn(2, 1, 6, 6))
+    msg = str(e.value)
+    assert "nn.GELU" in msg and "'2.1'" in msg and "Supported modules" in msg and "Conv2d" in msg
+
+
+def test_unsupported_function_and_settings():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(1, 2, 3)
+
+        def forward(self, x):
+            return torch.sigmoid(self.c(x))
+    with pytest.raises(UnsupportedOpError, match="torch.sigmoid"):
+        lepton_hdl.compile(M(), torch.randn(2, 1, 6, 6))
+    with pytest.raises(UnsupportedOpError, match="dilation"):
+        lepton_hdl.compile(nn.Conv2d(1, 2, 3, dilation=2), torch.randn(2, 1, 8, 8))
+    with pytest.raises(UnsupportedOpError, match="BatchNorm at '1' follows maxpool"):
+        lepton_hdl.compile(nn.Sequential(nn.MaxPool2d(2), nn.BatchNorm2d(1)), torch.randn(2, 1, 8, 8))
+
+
+def test_data_dependent_control_flow_is_a_clear_error():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(1, 2, 3)
+
+        def forward(self, x):
+            if x.sum() > 0:
+                return self.c(x)
+            return self.c(-x)
+    with pytest.raises(TraceError, match="Data-dependent control flow"):
+        lepton_hdl.compile(M(), torch.randn(2, 1, 6, 6))
+
+
+def test_bad_parallelism_errors():
+    m, x = zoo.make("lenet")
+    with pytest.raises(ParallelismError, match=r"layer 'c1': pe=4, simd=5 is impossible.*pe must divide 6"):
+        lepton_hdl.compile(m, x, fold={"c1": (4, 5)})
+    with pytest.raises(ParallelismError, match="no conv/linear layer named 'nope'"):
+        lepton_hdl.compile(m, x, fold={"nope": (1, 1)})
+    with pytest.raises(FitError, match="over the budget of 5"):
+        lepton_hdl.compile(m, x, max_multipliers=5)
+
+
+def test_fold_override_and_budget():
+    m, x = zoo.make("lenet")
+    p = lepton_hdl.compile(m, x, fold={"c1": (2, 5)}, max_multipliers=None)
+    c1 = next(n for n in p.graph.nodes if n.label == "c1").params
+    assert (c1.pe, c1.simd) == (2, 5)
+    small = lepton_hdl.compile(m, x, max_multipliers=64)
+    assert small.bench()["resources"]["mult"] <= 64
+    assert small.bound_cycles > lepton_hdl.compile(m, x, max_multipliers=None).bound_cycles
+
+
+def test_verilog_export(tmp_path):
+    _, _, p = _compile("depthwise_separable")
+    path = p.to_verilog(tmp_path / "p.v")
+    text = path.read_text()
+    assert "module lepton_pipeline" in text and "endmodule" in text
+
+
+@pytest.mark.verilator
+def test_cli_compile_digits_verify(tmp_path):
+    """digits: golden within 1 point of float, 0 RTL mismatches over the 360 held-out images,
+    measured cycles per frame within 5% of the bound."""
+    require_tool("verilator")
+    from lepton_hdl.cli import main
+    assert main(["compile", "digits", "--out", str(tmp_path), "--verify"]) == 0
+    r = json.loads((tmp_path / "report.json").read_text())
+    assert r["images"] == 360 and r["rtl_mismatches"] == 0
+    acc = r["accuracy"]
+    assert acc["float"] > 0.9 and abs(acc["float"] - acc["golden"]) <= 0.01 and acc["rtl"] == acc["golden"]
+    assert r["cycles_per_frame"] <= 1.05 * r["bound_cycles"]
+    assert {"name", "op", "pe", "simd", "cycles"} <= set(r["layers"][0])
+    assert (tmp_path / "lepton_pipeline.v").exists() and (tmp_path / "vectors" / "input.hex").exists()
