@@ -103,6 +103,58 @@ def cmd_compile(args):
     return 1 if report.get("rtl_mismatches") else 0
 
 
+def cmd_soc(args):
+    """Build the SoC + firmware, run them in simulation, judge the verdict line."""
+    from .soc.sim import SimRun, parse_verdict
+    if args.board != "sim":
+        raise SystemExit(f"lepton-hdl soc: --board {args.board}: only 'sim' runs firmware here; "
+                         f"use `lepton-hdl build --board {args.board}` for a bitstream")
+    t0 = time.perf_counter()
+    spec, pipe, t_compile = compile_model(args)
+    log(f"[compile] {spec.name}: {pipe.bound_cycles} cycles/frame bound ({t_compile:.1f} s)")
+    if spec.x_eval is not None:
+        x, y = spec.x_eval[:args.images], spec.y_eval[:args.images]
+    else:
+        x, y = np.asarray(spec.samples)[:args.images], None
+    if len(x) < args.images:
+        log(f"[soc] only {len(x)} images available")
+    run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log)
+    run.build_soc()
+    fw = run.build_firmware(x, y, label_names=spec.labels)
+    run.load_firmware(fw)
+    log(f"[sim] running the SoC in Verilator ({len(x)} images; console follows)")
+    text, wall = run.run(timeout_s=args.timeout, on_line=lambda l: log("  | " + l))
+    v = parse_verdict(text)
+    golden_acc = None
+    if y is not None:
+        golden_acc = float((pipe.golden(x).reshape(len(x), -1).argmax(1) == y).mean())
+    ok = v is not None and "mismatches" in v and v["mismatches"] == 0 and v.get("images") == len(x)
+    report = dict(model=spec.name, board="sim", images=len(x), ok=ok, wall_s=round(wall, 1),
+                  total_s=round(time.perf_counter() - t0, 1))
+    if v:
+        acc = v.get("correct", 0) / max(1, v.get("images", 1)) if y is not None else None
+        report.update(accuracy=acc, golden_accuracy=golden_acc, mismatches=v.get("mismatches"),
+                      accel_cycles_per_inference=v.get("accel_cycles_per_inference"),
+                      cpu_cycles_per_inference=v.get("cpu_cycles_per_inference"),
+                      speedup=(v["cpu_cycles_per_inference"] / v["accel_cycles_per_inference"]
+                               if v.get("accel_cycles_per_inference") else None),
+                      accel_latency_cycles=v.get("accel_latency_cycles"), accel_hw_cycles=v.get("accel_hw_cycles"),
+                      bound_cycles=pipe.bound_cycles)
+        if acc is not None and golden_acc is not None and abs(acc - golden_acc) > 1e-9:
+            ok = report["ok"] = False
+            log(f"[soc] accuracy {acc} differs from the golden model's {golden_acc} on the same images")
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    if v is None:
+        log("[soc] FAILED: no verdict line (firmware hung, crashed or timed out)")
+        return 1
+    log(f"[soc] {'PASS' if ok else 'FAIL'}: {len(x)} images, mismatches {v.get('mismatches')}, "
+        f"accel {v.get('accel_cycles_per_inference')} vs CPU {v.get('cpu_cycles_per_inference')} cycles/inference "
+        f"(speedup {report.get('speedup') or 0:.0f}x), {report['total_s']} s in all")
+    return 0 if ok else 1
+
+
 def add_model_args(p):
     p.add_argument("--bits", type=int, default=8, help="weight and activation bits (2..8)")
     p.add_argument("--w-bits", type=int, help="weight bits (overrides --bits)")
@@ -112,7 +164,16 @@ def add_model_args(p):
     p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures")
 
 
+def _tools_on_path():
+    """Tools installed in this environment (meson, ninja, yowasp-*) are found like system ones."""
+    import os
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
 def main(argv=None):
+    _tools_on_path()
     ap = argparse.ArgumentParser(prog="lepton-hdl", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("compile", help="compile MODEL to Verilog, test vectors and a report")
@@ -122,6 +183,16 @@ def main(argv=None):
     c.add_argument("--max-multipliers", type=int, help="budget: fastest balanced pipeline within it (default 1024)")
     add_model_args(c)
     c.set_defaults(func=cmd_compile)
+    s = sub.add_parser("soc", help="run MODEL in a LiteX SoC (VexRiscv + accelerator) with firmware")
+    s.add_argument("--board", default="sim", help="'sim' (LiteX simulation with Verilator)")
+    s.add_argument("--model", default="digits", help="'digits' or path/to/file.py:factory")
+    s.add_argument("--images", type=int, default=20, help="test images the firmware runs")
+    s.add_argument("--report", help="write the result as JSON")
+    s.add_argument("--build-dir", default="build/soc", help="SoC build folder (reused when unchanged)")
+    s.add_argument("--timeout", type=float, default=600, help="simulation timeout in seconds")
+    s.add_argument("--max-multipliers", type=int, help="accelerator budget (default 1024)")
+    add_model_args(s)
+    s.set_defaults(func=cmd_soc)
     d = sub.add_parser("demo", help="the main job on the default model")
     d.set_defaults(func=cmd_demo)
     args = ap.parse_args(argv)
@@ -134,7 +205,7 @@ def main(argv=None):
 
 
 def cmd_demo(args):
-    return main(["compile", "digits", "--out", "out/digits", "--verify"])
+    return main(["soc", "--board", "sim", "--model", "digits", "--images", "20", "--report", "out/demo/report.json"])
 
 
 if __name__ == "__main__":

@@ -120,14 +120,14 @@ class Pipeline:
 
     def to_verilog(self, path) -> Path:
         """Write the pipeline as Verilog (module ``lepton_pipeline``)."""
-        from migen.fhdl.verilog import convert
+        from .sim.verilator import to_verilog
         top = self.freeze()
         ios = set()
         for ep in (top.sink, top.source):
             ios |= {ep.valid, ep.ready, ep.first, ep.last, ep.data}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        convert(top, ios=ios, name="lepton_pipeline").write(str(path))
+        to_verilog(top, ios, name="lepton_pipeline").write(str(path))
         return path
 
     def verilator(self, log=None):

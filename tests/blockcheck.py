@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from migen.fhdl.verilog import convert
+from lepton_hdl.sim.verilator import to_verilog as _to_verilog
 
 from lepton_hdl import golden
 from lepton_hdl.hw import block_for
@@ -68,6 +68,6 @@ def to_verilog(p) -> str:
     ios = set()
     for ep in sinks + [dut.source]:
         ios |= {ep.valid, ep.ready, ep.first, ep.last, ep.data}
-    v = str(convert(dut, ios=ios, name=p.name))
+    v = str(_to_verilog(dut, ios, name=p.name))
     assert "module " + p.name in v and "endmodule" in v
     return v

@@ -32,20 +32,25 @@ def pack(elems, bits: int):
     return Cat(*[e[:bits] for e in elems])
 
 
-def const(value: int, signed=True, bits=None) -> Constant:
+def const_signal(m: Module, value: int, name="k") -> Signal:
+    """A signed constant as a wire. Expressions never carry negative literals: LiteX's Verilog
+    printer writes them as unsigned (``-8'd128``), which turns a signed comparison or sum into
+    an unsigned one. An assignment to a wire of the right width is exact."""
     value = int(value)
-    if bits is None:
-        bits = signed_bits_for(min(value, 0), max(value, 0)) if signed else max(value.bit_length(), 1)
-    return Constant(value, (bits, signed))
+    s = Signal((signed_bits_for(min(value, 0), max(value, 0)), True), name=name)
+    m.comb += s.eq(value)
+    return s
 
 
-def const_table(values, index):
-    """``values[index]`` for a Python list of ints and a Signal index."""
+def const_table(m: Module, values, index, name="tab"):
+    """``values[index]`` for a Python list of ints and a Signal index (a signed wire)."""
     values = [int(v) for v in values]
     if len(set(values)) == 1:
-        return const(values[0])
+        return const_signal(m, values[0], name)
     bits = signed_bits_for(min(values + [0]), max(values + [0]))
-    return Array([Constant(v, (bits, True)) for v in values])[index]
+    s = Signal((bits, True), name=name)
+    m.comb += s.eq(Array([Constant(v, (bits, True)) for v in values])[index])
+    return s
 
 
 def adder_tree(terms):
@@ -72,7 +77,8 @@ def round_clamp(m: Module, value, value_bits: int, shift: int, lo: int, hi: int,
     else:
         m.comb += q.eq(t)
     y = Signal((out.bits + 1, True), name=f"{name}_y")  # one spare bit: lo..hi fits signed
-    m.comb += If(q < lo, y.eq(lo)).Elif(q > hi, y.eq(hi)).Else(y.eq(q))
+    lo_s, hi_s = const_signal(m, lo, f"{name}_lo"), const_signal(m, hi, f"{name}_hi")
+    m.comb += If(q < lo_s, y.eq(lo)).Elif(q > hi_s, y.eq(hi)).Else(y.eq(q))
     return y
 
 

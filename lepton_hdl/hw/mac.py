@@ -137,7 +137,7 @@ class MACArray(Module):
         v4 = Signal()
         nf4 = Signal(max=max(NF, 2))
         acc = [Signal((acc_bits, True), name=f"acc_{l}") for l in range(PE)]
-        bias = [const_table([p.bias[n * PE + l] for n in range(NF)], nf3) for l in range(PE)]
+        bias = [const_table(self, [p.bias[n * PE + l] for n in range(NF)], nf3, f"bias{l}") for l in range(PE)]
         self.sync += If(ce, v4.eq(v3 & last3), nf4.eq(nf3))
         for l in range(PE):
             self.sync += If(ce & v3,
@@ -150,7 +150,7 @@ class MACArray(Module):
         mul = [Signal((mbits, True), name=f"m_{l}") for l in range(PE)]
         mults = p.requant.channel_mult(cout)
         self.sync += If(ce, v5.eq(v4), nf5.eq(nf4),
-                        *[mul[l].eq(acc[l] * const_table([mults[n * PE + l] for n in range(NF)], nf4))
+                        *[mul[l].eq(acc[l] * const_table(self, [mults[n * PE + l] for n in range(NF)], nf4, f"mult{l}"))
                           for l in range(PE)])
 
         # Stage 6: round, shift, clamp into the output pixel.

@@ -25,7 +25,8 @@ class Pad(Module):
         Hp, Wp = H + 2 * ph, W + 2 * pw
         y, x = Signal(max=max(Hp, 2)), Signal(max=max(Wp, 2))
         inside = (y >= ph) & (y < ph + H) & (x >= pw) & (x < pw + W)
-        word = Cat(*[Constant(pad_value, (typ.bits, typ.signed))[:typ.bits] for _ in range(C)])
+        raw = int(pad_value) & ((1 << typ.bits) - 1)     # two's complement bits, no negative literal
+        word = Cat(*[Constant(raw, typ.bits) for _ in range(C)])
         self.comb += [
             If(inside,
                 self.source.valid.eq(self.sink.valid),

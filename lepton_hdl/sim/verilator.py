@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from migen import Module, Signal
-from migen.fhdl.verilog import convert
+from migen import ClockDomain, Module, Signal
+from litex.gen.fhdl.verilog import convert as _litex_convert
 
 from .run import StreamResult
 
@@ -37,6 +37,15 @@ def verilator_bin() -> str:
         raise ToolMissing("verilator not found on PATH: run `make setup` (installs Debian's "
                           "verilator) or `apt-get install verilator`")
     return exe
+
+
+def to_verilog(module, ios, name="top"):
+    """Verilog of ``module`` through LiteX's converter (the one LiteX SoCs use), with a ``sys``
+    clock domain (``sys_clk``, ``sys_rst`` ports). Returns LiteX's ``ConvOutput``."""
+    wrapper = Module()
+    wrapper.submodules.dut = module
+    wrapper.clock_domains.cd_sys = cd = ClockDomain("sys")
+    return _litex_convert(wrapper, ios=set(ios) | {cd.clk, cd.rst}, name=name, regular_comb=False)
 
 
 class StreamTop(Module):
@@ -162,7 +171,7 @@ class VerilatorModel:
         sinks = [dut.sink] if sinks is None else list(sinks)
         source = dut.source if source is None else source
         top = StreamTop(dut, sinks, source)
-        out = convert(top, ios=top.ios, name="top")
+        out = to_verilog(top, top.ios, name="top")
         verilog = str(out)
         harness = harness_cpp(len(sinks), top.widths)
         key = hashlib.sha256((verilog + harness).encode()).hexdigest()[:16]

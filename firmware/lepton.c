@@ -1,0 +1,60 @@
+#include <stdio.h>
+#include <generated/csr.h>
+#include <generated/soc.h>
+#include <system.h>
+#include "lepton.h"
+
+#ifndef CSR_LEPTON_BASE
+#error "the SoC has no lepton accelerator (CSR_LEPTON_BASE undefined)"
+#endif
+
+uint64_t cycles_now(void) {
+  timer0_uptime_latch_write(1);
+  return timer0_uptime_cycles_read();
+}
+
+void lepton_run(const void *src, void *dst, uint32_t frames) {
+  lepton_ev_pending_write(lepton_ev_pending_read());   /* clear a stale done event */
+  lepton_src_write((uint32_t)src);
+  lepton_dst_write((uint32_t)dst);
+  lepton_frames_write(frames);
+  lepton_start_write(1);
+}
+
+int lepton_wait(uint64_t timeout_cycles) {
+  uint64_t t0 = cycles_now();
+  /* the done event (the IRQ source) is pending once every output word is written */
+  while (!(lepton_ev_pending_read() & 1)) {
+    if (cycles_now() - t0 > timeout_cycles) {
+      uint32_t st = lepton_status_read();
+      printf("LEPTON-ERROR accelerator hung: no done after %lu cycles (busy=%lu done=%lu error=%lu)\n",
+             (unsigned long)timeout_cycles, (unsigned long)(st & 1), (unsigned long)((st >> 1) & 1),
+             (unsigned long)((st >> 2) & 1));
+      return -1;
+    }
+  }
+  lepton_ev_pending_write(1);
+  if (lepton_status_read() & 4) {
+    printf("LEPTON-ERROR accelerator reported an error (start while busy or zero frames)\n");
+    return -1;
+  }
+  flush_cpu_dcache();   /* the DMA wrote behind the data cache */
+#ifdef CONFIG_L2_SIZE
+  flush_l2_cache();
+#endif
+  return 0;
+}
+
+uint32_t lepton_hw_cycles(void) { return lepton_cycles_read(); }
+
+int32_t lepton_output(const uint32_t *frame, int i) {
+  const int bits = LEPTON_OUT_BITS, c = LEPTON_OUT_C;
+  const int px = i / c, e = i % c;
+  const uint32_t *w = frame + px * LEPTON_OUT_WORDS_PER_PIXEL;
+  const int pos = e * bits;
+  uint64_t win = w[pos / 32];
+  if ((pos % 32) + bits > 32) win |= (uint64_t)w[pos / 32 + 1] << 32;
+  uint32_t v = (uint32_t)(win >> (pos % 32)) & ((1u << bits) - 1);
+  if (LEPTON_OUT_SIGNED && (v >> (bits - 1))) return (int32_t)v - (1 << bits);
+  return (int32_t)v;
+}

@@ -1,0 +1,17 @@
+/* Driver for the lepton_hdl accelerator (a LiteX peripheral: DMA + CSRs + done IRQ). */
+#ifndef LEPTON_DRIVER_H
+#define LEPTON_DRIVER_H
+#include <stdint.h>
+
+/* Start streaming `frames` input frames from `src` to `dst` (both in main RAM). */
+void lepton_run(const void *src, void *dst, uint32_t frames);
+/* Wait for done; returns 0, or -1 if the accelerator did not finish within `timeout_cycles`
+   (it then prints the status instead of hanging). */
+int lepton_wait(uint64_t timeout_cycles);
+/* Cycles the last run took, counted by the accelerator (start to last output word). */
+uint32_t lepton_hw_cycles(void);
+/* Element `i` of an output frame in DMA layout, sign-extended when the output is signed. */
+int32_t lepton_output(const uint32_t *frame, int i);
+/* Free-running cycle counter (LiteX timer uptime). */
+uint64_t cycles_now(void);
+#endif

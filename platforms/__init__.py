@@ -1,0 +1,1 @@
+"""Open FPGA boards and the simulator."""

@@ -1,0 +1,155 @@
+"""The compiled pipeline as a LiteX peripheral: DMA in, DMA out, CSRs, an IRQ on done.
+
+Memory layout (what the firmware writes and reads):
+
+* input: each frame is ``in_words`` 32-bit words; its pixels are packed LSB-first,
+  ``in_pixel_bits`` each (the pixel's channels packed LSB-first at the activation width,
+  padded to 8, 16, 32 or a multiple of 32 bits); unused chunks at a frame's end are skipped.
+* output: each pixel is padded to a multiple of 32 bits; a frame is ``out_words`` words.
+
+CSRs (one line per register, as the firmware sees them):
+
+========  =====  ==========================================================
+src       RW 32  byte address of the first input frame in main RAM
+dst       RW 32  byte address for the first output frame
+frames    RW 32  number of frames to stream back to back
+start     W      write 1: start (ignored and ``error`` set while busy or frames == 0)
+status    R      bit 0 busy, bit 1 done (since the last start), bit 2 error
+cycles    R 32   clock cycles from start to the last output word written
+========  =====  ==========================================================
+"""
+from __future__ import annotations
+
+from migen import Cat, If, Signal
+
+from litex.gen import LiteXModule
+from litex.soc.cores.dma import WishboneDMAReader, WishboneDMAWriter
+from litex.soc.interconnect import stream
+from litex.soc.interconnect.csr import CSR, CSRField, CSRStatus, CSRStorage
+from litex.soc.interconnect.csr_eventmanager import EventManager, EventSourcePulse
+
+
+def padded_bits(bits: int, sub_word: bool = True) -> int:
+    """Pixel width in memory: 8/16/32 (several pixels a word) or a multiple of 32."""
+    if sub_word:
+        for w in (8, 16, 32):
+            if bits <= w:
+                return w
+    return -(-bits // 32) * 32
+
+
+class StreamLayout:
+    """Sizes of the pipeline's input and output in memory, shared with the firmware header."""
+
+    def __init__(self, in_shape, in_bits, out_shape, out_bits):
+        self.in_px = in_shape[0] * in_shape[1]
+        self.in_pixel_bits = in_shape[2] * in_bits
+        self.in_pad = padded_bits(self.in_pixel_bits, sub_word=True)
+        self.in_chunks_per_word = max(1, 32 // self.in_pad)
+        self.in_words_per_px = max(1, self.in_pad // 32)
+        if self.in_pad < 32:
+            self.in_words = -(-self.in_px // self.in_chunks_per_word)
+        else:
+            self.in_words = self.in_px * self.in_words_per_px
+        self.out_px = out_shape[0] * out_shape[1]
+        self.out_pixel_bits = out_shape[2] * out_bits
+        self.out_pad = padded_bits(self.out_pixel_bits, sub_word=False)
+        self.out_words_per_px = self.out_pad // 32
+        self.out_words = self.out_px * self.out_words_per_px
+
+
+class LeptonAccelerator(LiteXModule):
+    def __init__(self, core, layout: StreamLayout, rd_bus, wr_bus):
+        self.core = core
+        self.layout = L = layout
+        self.reader = reader = WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16)
+        self.writer = writer = WishboneDMAWriter(wr_bus, endianness="big")
+        self.irq = Signal()
+
+        # Control ------------------------------------------------------------------------------
+        self._src = CSRStorage(32, description="Byte address of the input frames.")
+        self._dst = CSRStorage(32, description="Byte address for the output frames.")
+        self._frames = CSRStorage(32, description="Frames to process.")
+        self._start = CSR()
+        self._status = CSRStatus(fields=[
+            CSRField("busy", size=1), CSRField("done", size=1), CSRField("error", size=1)])
+        self._cycles = CSRStatus(32, description="Cycles from start to the last output word.")
+        self.ev = EventManager()
+        self.ev.done = EventSourcePulse(description="All frames written.")
+        self.ev.finalize()
+        # # #
+        busy, done, error = Signal(), Signal(), Signal()
+        cycles = Signal(32)
+        total_in = Signal(32)
+        total_out = Signal(32)
+        rd_count = Signal(32)
+        wr_count = Signal(32)
+        finish = Signal()
+        start = self._start.re & self._start.r[0]
+        self.comb += [
+            self._status.fields.busy.eq(busy),
+            self._status.fields.done.eq(done),
+            self._status.fields.error.eq(error),
+            self._cycles.status.eq(cycles),
+            self.ev.done.trigger.eq(finish),
+            self.irq.eq(self.ev.irq),
+        ]
+        self.sync += [
+            If(start,
+                If(busy | (self._frames.storage == 0), error.eq(1)).Else(
+                    busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), rd_count.eq(0), wr_count.eq(0),
+                    total_in.eq(self._frames.storage * L.in_words),
+                    total_out.eq(self._frames.storage * L.out_words))
+            ).Elif(busy,
+                cycles.eq(cycles + 1),
+                If(finish, busy.eq(0), done.eq(1)))
+        ]
+
+        # Input: addresses -> DMA reader -> 32-bit words -> pixels -> pipeline -------------------
+        src_word = self._src.storage[2:]
+        dst_word = self._dst.storage[2:]
+        self.comb += [
+            reader.sink.valid.eq(busy & (rd_count < total_in)),
+            reader.sink.address.eq(src_word + rd_count),
+            reader.sink.last.eq(rd_count == total_in - 1),
+        ]
+        self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
+
+        in_w = len(core.sink.data)
+        self.in_conv = in_conv = stream.Converter(32, L.in_pad)
+        self.comb += [reader.source.connect(in_conv.sink, omit={"last", "first"})]
+        if L.in_pad < 32:
+            # skip the padding chunks after a frame's last pixel
+            chunks = L.in_words * L.in_chunks_per_word
+            chunk = Signal(max=max(chunks, 2))
+            keep = chunk < L.in_px
+            self.comb += [
+                core.sink.valid.eq(in_conv.source.valid & keep),
+                core.sink.data.eq(in_conv.source.data[:in_w]),
+                in_conv.source.ready.eq(core.sink.ready | ~keep),
+            ]
+            self.sync += [
+                If(in_conv.source.valid & in_conv.source.ready,
+                    If(chunk == chunks - 1, chunk.eq(0)).Else(chunk.eq(chunk + 1))),
+                If(start & ~busy, chunk.eq(0)),
+            ]
+        else:
+            self.comb += [
+                core.sink.valid.eq(in_conv.source.valid),
+                core.sink.data.eq(in_conv.source.data[:in_w]),
+                in_conv.source.ready.eq(core.sink.ready),
+            ]
+
+        # Output: pipeline -> padded pixels -> 32-bit words -> DMA writer ------------------------
+        self.out_conv = out_conv = stream.Converter(L.out_pad, 32)
+        self.comb += [
+            out_conv.sink.valid.eq(core.source.valid),
+            out_conv.sink.data.eq(core.source.data),
+            core.source.ready.eq(out_conv.sink.ready),
+            writer.sink.valid.eq(out_conv.source.valid),
+            writer.sink.data.eq(out_conv.source.data),
+            writer.sink.address.eq(dst_word + wr_count),
+            out_conv.source.ready.eq(writer.sink.ready),
+            finish.eq(busy & (wr_count == total_out) & (rd_count == total_in)),
+        ]
+        self.sync += If(writer.sink.valid & writer.sink.ready, wr_count.eq(wr_count + 1))

@@ -1,0 +1,40 @@
+"""``add_lepton``: attach a compiled pipeline to a LiteX SoC, in the idiom of ``SoC.add_sdcard``."""
+from __future__ import annotations
+
+from litex.soc.interconnect import wishbone
+
+from .accel import LeptonAccelerator, StreamLayout
+
+
+def add_lepton(soc, pipeline, name="lepton", with_irq=True):
+    """Add ``pipeline`` (a ``lepton_hdl.Pipeline``) as a DMA peripheral of ``soc``.
+
+    Two Wishbone DMA masters (reader, writer) on the SoC's DMA bus, CSRs under ``name``, an
+    IRQ on done, and ``<NAME>_*`` constants for every figure the firmware needs.
+    """
+    inp, out = pipeline.input_node, pipeline.output_node
+    layout = StreamLayout(inp.shape, inp.qtype.type.bits, out.shape, out.qtype.type.bits)
+    dma_bus = getattr(soc, "dma_bus", soc.bus)
+    buses = []
+    for kind in ("reader", "writer"):
+        bus = wishbone.Interface(data_width=soc.bus.data_width, address_width=soc.bus.address_width,
+                                 addressing="word")
+        dma_bus.add_master(name=f"{name}_dma_{kind}", master=bus)
+        buses.append(bus)
+    accel = LeptonAccelerator(pipeline.freeze(), layout, *buses)
+    soc.add_module(name=name, module=accel)
+    if with_irq and soc.irq.enabled:
+        soc.irq.add(name, use_loc_if_exists=True)
+    N = name.upper()
+    consts = {
+        "IN_H": inp.shape[0], "IN_W": inp.shape[1], "IN_C": inp.shape[2],
+        "IN_BITS": inp.qtype.type.bits, "IN_SIGNED": int(inp.qtype.type.signed),
+        "IN_PIXEL_BITS": layout.in_pad, "IN_WORDS": layout.in_words,
+        "OUT_H": out.shape[0], "OUT_W": out.shape[1], "OUT_C": out.shape[2],
+        "OUT_BITS": out.qtype.type.bits, "OUT_SIGNED": int(out.qtype.type.signed),
+        "OUT_WORDS_PER_PIXEL": layout.out_words_per_px, "OUT_WORDS": layout.out_words,
+        "BOUND_CYCLES": pipeline.bound_cycles,
+    }
+    for k, v in consts.items():
+        soc.add_constant(f"{N}_{k}", int(v))
+    return accel

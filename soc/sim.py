@@ -1,0 +1,243 @@
+"""A LiteX SoC on the simulator (Verilator): VexRiscv, ROM (BIOS), SRAM, main RAM, UART,
+timer, and the compiled pipeline; plus the build-and-run flow behind ``lepton-hdl soc``."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from migen import Module
+from migen.genlib.io import CRG
+
+from litex.build.generic_platform import Pins, Subsignal
+from litex.build.sim import SimPlatform
+from litex.build.sim.config import SimConfig
+from litex.soc.integration.builder import Builder
+from litex.soc.integration.common import get_mem_data
+from litex.soc.integration.soc_core import SoCCore
+
+from .integration import add_lepton
+
+_io = [
+    ("sys_clk", 0, Pins(1)),
+    ("sys_rst", 0, Pins(1)),
+    ("serial", 0,
+        Subsignal("source_valid", Pins(1)), Subsignal("source_ready", Pins(1)), Subsignal("source_data", Pins(8)),
+        Subsignal("sink_valid", Pins(1)), Subsignal("sink_ready", Pins(1)), Subsignal("sink_data", Pins(8))),
+]
+
+SYS_CLK_FREQ = int(1e6)     # nominal: the simulator counts cycles, not seconds
+MAIN_RAM_BASE = 0x40000000
+
+
+def main_ram_size_for(pipeline, images: int) -> int:
+    """Firmware code + weights + images + buffers, rounded up to a power of two."""
+    w = sum(n.params.weight.size for n in pipeline.graph.nodes if hasattr(n.params, "weight"))
+    act = sum(n.shape[0] * n.shape[1] * n.shape[2] for n in pipeline.graph.nodes)
+    inp = pipeline.input_node.shape
+    need = 96 * 1024 + w * 2 + act * 2 + images * (inp[0] * inp[1] * inp[2] * 3 + 256)
+    size = 64 * 1024
+    while size < need:
+        size *= 2
+    return size
+
+
+class LeptonSimSoC(SoCCore):
+    def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu_variant="standard"):
+        platform = SimPlatform("SIM", _io)
+        self.crg = CRG(platform.request("sys_clk"))
+        SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ,
+                         ident="lepton_hdl simulation SoC",
+                         cpu_type="vexriscv", cpu_variant=cpu_variant,
+                         uart_name="sim",
+                         integrated_rom_size=0x10000,
+                         integrated_sram_size=0x4000,
+                         integrated_main_ram_size=main_ram_size,
+                         integrated_main_ram_init=main_ram_init or [0] * 16,
+                         timer_uptime=True)
+        # (a main RAM init makes LiteX define CONFIG_MAIN_RAM_INIT: the BIOS does not memtest it)
+        self.add_config("BIOS_NO_DELAYS")     # no serial-boot wait
+        self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
+        platform.add_debug(self, reset=0)     # SimFinish: firmware ends the simulation
+        add_lepton(self, pipeline)
+
+
+class _redirect_output:
+    """Send this process's stdout/stderr (including child processes) to a log file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        import sys
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.f = open(self.path, "a")
+        self.saved = (os.dup(1), os.dup(2))
+        os.dup2(self.f.fileno(), 1)
+        os.dup2(self.f.fileno(), 2)
+
+    def __exit__(self, *exc):
+        import sys
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+        os.close(self.saved[0])
+        os.close(self.saved[1])
+        self.f.close()
+        if exc[0] is not None:
+            print(f"build failed; last lines of {self.path}:\n{_tail(self.path)}", file=sys.stderr)
+        return False
+
+
+def _tail(path, n=40):
+    try:
+        return "".join(Path(path).read_text(errors="replace").splitlines(True)[-n:])
+    except OSError:
+        return ""
+
+
+def _log(log, msg):
+    if log:
+        log(msg)
+
+
+class SimRun:
+    """Builds (cached by content) and runs the simulated SoC for one compiled pipeline."""
+
+    def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2):
+        self.pipeline = pipeline
+        self.images = images
+        self.log = log
+        self.jobs = jobs
+        self.ram_size = main_ram_size_for(pipeline, images)
+        key = hashlib.sha256()
+        key.update(pipeline.graph.summary().encode())
+        for n in pipeline.graph.nodes:
+            if hasattr(n.params, "weight"):
+                key.update(n.params.weight.tobytes())
+                key.update(n.params.bias.tobytes())
+                key.update(repr(n.params.requant).encode())
+        key.update(f"{self.ram_size}".encode())
+        for src in sorted(Path(__file__).parent.glob("*.py")):   # the SoC's own generators
+            key.update(src.read_bytes())
+        self.dir = Path(build_root).resolve() / f"{pipeline.name}-{key.hexdigest()[:12]}"
+        self.gateware = self.dir / "gateware"
+
+    def _check_tools(self):
+        from lepton_hdl.errors import ToolMissing
+        for tool, pkg in [("verilator", "verilator"), ("riscv64-unknown-elf-gcc", "gcc-riscv64-unknown-elf"),
+                          ("make", "make"), ("g++", "g++")]:
+            if shutil.which(tool) is None:
+                raise ToolMissing(f"{tool} not found: run `make setup` (apt-get install {pkg})")
+
+    def build_soc(self):
+        """Generate the SoC, build the BIOS/libraries and the Verilator model (skipped when the
+        same pipeline was built before)."""
+        self._check_tools()
+        stamp = self.dir / ".built"
+        if stamp.exists() and (self.gateware / "obj_dir" / "Vsim").exists():
+            _log(self.log, f"[soc] reusing SoC build {self.dir}")
+            return
+        t0 = time.perf_counter()
+        _log(self.log, f"[soc] generating the SoC (VexRiscv + lepton accelerator, main RAM "
+                       f"{self.ram_size // 1024} KiB) in {self.dir}")
+        import logging
+        logging.disable(logging.INFO)          # LiteX's INFO lines; warnings and errors still show
+        soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size)
+        sim_config = SimConfig()
+        sim_config.add_clocker("sys_clk", freq_hz=SYS_CLK_FREQ)
+        sim_config.add_module("serial2console", "serial")
+        builder = Builder(soc, output_dir=str(self.dir), compile_gateware=True, compile_software=True)
+        logf = self.dir / "build.log"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _log(self.log, f"[soc] building BIOS + libraries (RISC-V GCC), log: {logf}")
+        t1 = time.perf_counter()
+        with _redirect_output(logf):
+            builder.build(sim_config=sim_config, run=False, interactive=False, verbose=False, jobs=self.jobs)
+        _log(self.log, f"[soc] software built in {time.perf_counter() - t1:.0f} s; compiling the Verilator "
+                       f"model of the SoC (about a minute)...")
+        t1 = time.perf_counter()
+        with open(logf, "a") as f:
+            r = subprocess.run(["bash", "build_sim.sh"], cwd=self.gateware, stdout=f, stderr=subprocess.STDOUT)
+        if r.returncode != 0 or not (self.gateware / "obj_dir" / "Vsim").exists():
+            raise RuntimeError(f"Verilator build of the SoC failed; see {logf}:\n" + _tail(logf))
+        _log(self.log, f"[soc] Verilator model built in {time.perf_counter() - t1:.0f} s")
+        stamp.write_text("ok\n")
+        _log(self.log, f"[soc] SoC built in {time.perf_counter() - t0:.0f} s")
+
+    def build_firmware(self, x, labels, label_names=None):
+        """Generate the model/data headers and build the firmware with RISC-V GCC."""
+        from lepton_hdl.codegen_c import write_firmware_sources
+        from lepton_hdl.firmware import FIRMWARE_DIR
+        fw = self.dir / "firmware"
+        fw.mkdir(parents=True, exist_ok=True)
+        for f in FIRMWARE_DIR.iterdir():
+            if f.suffix in (".c", ".h", ".ld") or f.name == "Makefile":
+                shutil.copy(f, fw / f.name)
+        write_firmware_sources(self.pipeline, x, labels, fw, label_names=label_names)
+        _log(self.log, f"[firmware] building with {shutil.which('riscv64-unknown-elf-gcc')} (-O3)")
+        r = subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={self.dir}", "-j2"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"firmware build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
+        return fw / "firmware.bin"
+
+    def load_firmware(self, binary: Path):
+        """Write the firmware into the main RAM init file the simulator reads at start."""
+        data = get_mem_data(str(binary), data_width=32, endianness="little")
+        words = self.ram_size // 4
+        if len(data) > words:
+            raise RuntimeError(f"firmware is {len(data) * 4} bytes, main RAM only {self.ram_size}")
+        inits = [p for p in self.gateware.glob("*.init") if "main_ram" in p.name]
+        if len(inits) != 1:
+            raise RuntimeError(f"cannot find the main RAM init file in {self.gateware}: {inits}")
+        inits[0].write_text("".join(f"{w:08x}\n" for w in data + [0] * (words - len(data))))
+
+    def run(self, timeout_s=600, on_line=None):
+        """Run the simulator until the firmware ends it; returns the console text."""
+        exe = self.gateware / "obj_dir" / "Vsim"
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([str(exe)], cwd=self.gateware, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1)
+        lines = []
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if on_line:
+                    on_line(line.rstrip("\n"))
+                if time.perf_counter() - t0 > timeout_s:
+                    proc.kill()
+                    lines.append(f"\nLEPTON-ERROR simulation timeout after {timeout_s} s\n")
+                    break
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return "".join(lines), time.perf_counter() - t0
+
+
+VERDICT_RE = re.compile(r"LEPTON-VERDICT (.*)")
+
+
+def parse_verdict(text: str):
+    m = None
+    for m in VERDICT_RE.finditer(text):
+        pass
+    if m is None:
+        return None
+    out = {}
+    for kv in m.group(1).split():
+        k, _, v = kv.partition("=")
+        try:
+            out[k] = int(v)
+        except ValueError:
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = v
+    return out
