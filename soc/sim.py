@@ -208,8 +208,9 @@ class SimRun:
         try:
             for line in proc.stdout:
                 lines.append(line)
-                if on_line:
-                    on_line(line.rstrip("\n"))
+                text = line.strip("\r\n")
+                if on_line and text.strip():
+                    on_line(text)
                 if time.perf_counter() - t0 > timeout_s:
                     proc.kill()
                     lines.append(f"\nLEPTON-ERROR simulation timeout after {timeout_s} s\n")
