@@ -106,3 +106,12 @@ def make(name: str, seed: int = 0, n_samples: int = 32):
 
 def factory(name="lenet"):
     return make(name)
+
+
+def residual_factory():
+    """For ``lepton-hdl soc --model lepton_hdl/examples/zoo.py:residual_factory``."""
+    return make("residual")
+
+
+def depthwise_factory():
+    return make("depthwise_separable")

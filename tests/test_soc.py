@@ -1,0 +1,35 @@
+"""The main job: the compiled pipeline inside a LiteX SoC with VexRiscv, firmware built with
+RISC-V GCC, run in LiteX simulation (Verilator). Accelerator == CPU C reference == golden on
+every element; the speedup is measured in the same simulated SoC."""
+import json
+
+import pytest
+
+from conftest import require_tool
+
+pytestmark = [pytest.mark.slow, pytest.mark.verilator]
+
+
+def _soc(tmp_path, model, images, extra=()):
+    for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
+        require_tool(tool)
+    from lepton_hdl.cli import main
+    report = tmp_path / "report.json"
+    rc = main(["soc", "--board", "sim", "--model", model, "--images", str(images), "--report", str(report),
+               "--build-dir", str(tmp_path / "build"), *extra])
+    return rc, json.loads(report.read_text())
+
+
+def test_soc_digits(tmp_path):
+    rc, r = _soc(tmp_path, "digits", 20)
+    assert rc == 0 and r["ok"]
+    assert r["images"] == 20 and r["mismatches"] == 0
+    assert r["accuracy"] == r["golden_accuracy"]
+    assert r["cpu_cycles_per_inference"] > 0 and r["accel_cycles_per_inference"] > 0
+    assert r["speedup"] >= 100, r
+
+
+def test_soc_residual_model(tmp_path):
+    """A model with a residual add, BatchNorm and a global average pool, from a factory file."""
+    rc, r = _soc(tmp_path, "lepton_hdl/examples/zoo.py:residual_factory", 20, ("--max-multipliers", "128"))
+    assert rc == 0 and r["ok"] and r["mismatches"] == 0 and r["images"] == 20
