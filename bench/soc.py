@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Accelerator vs CPU cycles per inference in the simulated LiteX SoC (VexRiscv "standard"
+with its multiplier; the CPU baseline is the generated plain C at -O3), and the accelerator
+against the pipeline's own bound, so the DMA/CSR overhead is visible.
+
+    python bench/soc.py [--images N]
+
+All figures are cycle counts from the simulation: deterministic.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MODELS = [("digits", []), ("lepton_hdl/examples/zoo.py:residual_factory", ["--max-multipliers", "128"]),
+          ("lepton_hdl/examples/zoo.py:depthwise_factory", ["--max-multipliers", "128"])]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=20)
+    ap.add_argument("--build-dir", default="build/soc")
+    args = ap.parse_args()
+    rows = []
+    for model, extra in MODELS:
+        with tempfile.TemporaryDirectory() as td:
+            rep = Path(td) / "r.json"
+            cmd = [sys.executable, "-m", "lepton_hdl.cli", "soc", "--model", model, "--images", str(args.images),
+                   "--report", str(rep), "--build-dir", args.build_dir, *extra]
+            print(f"  running {model} ...", file=sys.stderr, flush=True)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            r = json.loads(rep.read_text())
+        name = model.split(":")[-1].replace("_factory", "")
+        hw_per = r["accel_hw_cycles"] / r["images"]
+        rows.append((name, r, hw_per))
+    print("| model | images | mismatches | pipeline bound (cycles/frame) | accelerator, hardware counter (cycles/frame) | "
+          "accelerator, seen by the CPU (cycles/inference) | single-image latency (cycles) | CPU -O3 (cycles/inference) | speedup |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r, hw_per in rows:
+        print(f"| {name} | {r['images']} | {r['mismatches']} | {r['bound_cycles']} | {hw_per:.1f} | "
+              f"{r['accel_cycles_per_inference']} | {r['accel_latency_cycles']} | {r['cpu_cycles_per_inference']} | "
+              f"{r['speedup']:.0f}x |")
+    return 0 if all(r["mismatches"] == 0 for _, r, _ in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
