@@ -155,6 +155,30 @@ def cmd_soc(args):
     return 0 if ok else 1
 
 
+def cmd_build(args):
+    """Bitstream for a board: the accelerator alone, or the SoC with it."""
+    from .platforms import boards, flow
+    board = boards.get(args.board)
+    if args.max_multipliers is None:
+        args.max_multipliers = board.max_multipliers
+    spec, pipe, t_compile = compile_model(args)
+    log(f"[compile] {spec.name} for {board.name}: {pipe.bound_cycles} cycles/frame, "
+        f"{pipe.bench()['resources']['mult']} multipliers (board budget {args.max_multipliers})")
+    out = Path(args.out or f"build/boards/{board.name}-{spec.name}{'-accel' if args.accel_only else ''}")
+    if args.accel_only:
+        report = flow.build_accel(pipe, board, out, log=log)
+    else:
+        from .platforms.soc_build import build_soc_bitstream
+        report = build_soc_bitstream(pipe, board, out, log=log)
+    report["fps_at_fmax"] = report["fmax_mhz"] * 1e6 / pipe.bound_cycles if report.get("fmax_mhz") else None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    r = report["resources"]
+    log(f"[build] {board.name}: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r.items()) +
+        f"; Fmax {report['fmax_mhz']} MHz (target {report['target_mhz']:g}); bitstream {report['bitstream']}")
+    return 0
+
+
 def add_model_args(p):
     p.add_argument("--bits", type=int, default=8, help="weight and activation bits (2..8)")
     p.add_argument("--w-bits", type=int, help="weight bits (overrides --bits)")
@@ -193,6 +217,14 @@ def main(argv=None):
     s.add_argument("--max-multipliers", type=int, help="accelerator budget (default 1024)")
     add_model_args(s)
     s.set_defaults(func=cmd_soc)
+    b = sub.add_parser("build", help="bitstream for an FPGA board (Yosys + nextpnr)")
+    b.add_argument("--board", required=True, help="colorlight_i5, ulx3s or icebreaker")
+    b.add_argument("--model", default="digits", help="'digits' or path/to/file.py:factory")
+    b.add_argument("--accel-only", action="store_true", help="the accelerator alone (resources and Fmax)")
+    b.add_argument("--out", help="output folder (not under /tmp)")
+    b.add_argument("--max-multipliers", type=int, help="accelerator budget (default: the board's)")
+    add_model_args(b)
+    b.set_defaults(func=cmd_build)
     d = sub.add_parser("demo", help="the main job on the default model")
     d.set_defaults(func=cmd_demo)
     args = ap.parse_args(argv)

