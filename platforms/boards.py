@@ -27,15 +27,15 @@ class Board:
 BOARDS = {
     "colorlight_i5": Board(
         "colorlight_i5", "ecp5", "25k", "CABGA381", "6", 25.0, 100.0,
-        dict(LUT=24288, FF=24288, BRAM=56, DSP=28), 64, "colorlight_i5",
+        dict(LUT=24288, FF=24288, BRAM=56, DSP=28), 24, "colorlight_i5",
         "Colorlight i5 (LFE5U-25F-6BG381C), 25 MHz oscillator"),
     "ulx3s": Board(
         "ulx3s", "ecp5", "85k", "CABGA381", "6", 25.0, 100.0,
-        dict(LUT=83640, FF=83640, BRAM=208, DSP=156), 512, "radiona_ulx3s",
+        dict(LUT=83640, FF=83640, BRAM=208, DSP=156), 128, "radiona_ulx3s",
         "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator"),
     "icebreaker": Board(
         "icebreaker", "ice40", "up5k", "sg48", None, 12.0, 24.0,
-        dict(LUT=5280, FF=5280, BRAM=30, DSP=8), 16, "icebreaker",
+        dict(LUT=5280, FF=5280, BRAM=30, DSP=8), 8, "icebreaker",
         "iCEBreaker (iCE40UP5K-SG48), 12 MHz oscillator"),
 }
 

@@ -62,13 +62,22 @@ class AccelHarness(Module):
         ]
 
 
+# Measured: digits at a 64-multiplier budget on ECP5 (Yosys 0.70, synth_ecp5 -nodsp) used
+# 22,227 LUT4s where lepton_hdl.resources estimates 2,590 LUTs + 50 multipliers (5,590 with 60
+# LUTs a multiplier): the estimate misses the requant multipliers' width and the ROM/mux logic.
+# Folded designs are worse still (digits fully folded: 26,697 iCE40 LCs against an estimate of
+# 1,878): this check refuses what is certainly too big; nextpnr's own utilisation is the final
+# word, and an overfull device is reported as a FitError with its figures.
+LUT_CALIBRATION = 4.0
+
+
 def check_fit(pipeline, board: Board):
     """Refuse a model whose estimate cannot fit the board, before any synthesis."""
     from lepton_hdl.resources import total
     est = total(n.params for n in pipeline.graph.nodes if n.params is not None)
-    dsp = board.available["DSP"]
+    dsp = board.available["DSP"] if board.family == "ice40" else 0   # ECP5 flow uses no DSPs
     lut_mults = max(0, est["mult"] - dsp)
-    luts = est["lut"] + lut_mults * 60
+    luts = int(LUT_CALIBRATION * (est["lut"] + lut_mults * 60))
     bram_bits = {"ecp5": 18432, "ice40": 4096}[board.family] * board.available["BRAM"]
     problems = []
     if luts > board.available["LUT"]:
@@ -92,10 +101,24 @@ def _run(cmd, cwd, log, label, logfile):
         f.flush()
         r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
     if r.returncode != 0:
-        tail = "".join(Path(logfile).read_text(errors="replace").splitlines(True)[-30:])
+        text = Path(logfile).read_text(errors="replace")
+        tail = "".join(text.splitlines(True)[-30:])
+        over = [ln.strip() for ln in text.splitlines() if "%" in ln and "/" in ln and ln.strip().startswith("Info:")
+                and _pct(ln) > 100]
+        if "no BELs remaining" in text or over:
+            raise FitError(f"{label}: the design does not fit the device: " + "; ".join(
+                o.replace("Info:", "").strip() for o in over) + f" (measured by nextpnr, see {logfile}). "
+                "Fold it more (--max-multipliers), use fewer bits (--bits) or a larger board.")
         raise RuntimeError(f"{label} failed (see {logfile}):\n{tail}")
     if log:
         log(f"[build] {label} done in {time.perf_counter() - t0:.0f} s")
+
+
+def _pct(line: str) -> float:
+    try:
+        return float(line.rsplit(None, 1)[-1].rstrip("%"))
+    except ValueError:
+        return 0.0
 
 
 def parse_nextpnr_report(path: Path, board: Board) -> dict:
