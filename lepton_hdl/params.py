@@ -41,6 +41,20 @@ def window_cycles(padded_shape, kernel, stride, per_window: int) -> int:
     return max(Hp * Wp, Ho * row)
 
 
+class _Windowed:
+    """Shape figures shared by the blocks built on the sliding window (conv, pools)."""
+
+    @property
+    def padded_shape(self) -> tuple:
+        H, W, C = self.in_shape
+        return H + 2 * self.padding[0], W + 2 * self.padding[1], C
+
+    def _window_out(self, channels) -> tuple:
+        Hp, Wp, _ = self.padded_shape
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        return (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, channels
+
+
 def _pair(v, name) -> tuple[int, int]:
     if isinstance(v, (int, np.integer)):
         v = (int(v), int(v))
@@ -100,7 +114,7 @@ class Requant:
 
 
 @dataclass(frozen=True, eq=False)
-class Conv2dParams:
+class Conv2dParams(_Windowed):
     """A convolution (or a linear layer seen as a convolution over its whole input).
 
     ``weight`` is ``(C_out, kh, kw, C_in / groups)`` integer, ``bias`` ``(C_out,)`` integer in
@@ -174,15 +188,8 @@ class Conv2dParams:
         return self.weight.shape[0]
 
     @property
-    def padded_shape(self) -> tuple:
-        H, W, C = self.in_shape
-        return H + 2 * self.padding[0], W + 2 * self.padding[1], C
-
-    @property
     def out_shape(self) -> tuple:
-        Hp, Wp, _ = self.padded_shape
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        return (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, self.out_channels
+        return self._window_out(self.out_channels)
 
     @property
     def out_type(self) -> IntType:
@@ -269,7 +276,7 @@ def linear_params(in_shape, in_type, weight, bias, requant, w_bits=8, pe=1, simd
 
 
 @dataclass(frozen=True, eq=False)
-class PoolParams:
+class PoolParams(_Windowed):
     """Max pool, average pool (k x k, zero padding counted) or global average pool.
 
     Average pools sum the window and requantize the sum (``requant``, one multiplier for every
@@ -315,15 +322,8 @@ class PoolParams:
             self.requant.channel_mult(C)
 
     @property
-    def padded_shape(self) -> tuple:
-        H, W, C = self.in_shape
-        return H + 2 * self.padding[0], W + 2 * self.padding[1], C
-
-    @property
     def out_shape(self) -> tuple:
-        Hp, Wp, C = self.padded_shape
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        return (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, C
+        return self._window_out(self.in_shape[2])
 
     @property
     def out_type(self) -> IntType:
