@@ -22,6 +22,7 @@ class Board:
     max_multipliers: int
     litex_boards: Optional[str] = None   # litex_boards platform module, for SoC builds
     notes: str = ""
+    platform_kwargs: tuple = ()          # extra litex-boards Platform arguments
 
 
 BOARDS = {
@@ -32,7 +33,7 @@ BOARDS = {
     "ulx3s": Board(
         "ulx3s", "ecp5", "85k", "CABGA381", "6", 25.0, 100.0,
         dict(LUT=83640, FF=83640, BRAM=208, DSP=156), 128, "radiona_ulx3s",
-        "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator"),
+        "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator", (("device", "LFE5U-85F"),)),
     "icebreaker": Board(
         "icebreaker", "ice40", "up5k", "sg48", None, 12.0, 24.0,
         dict(LUT=5280, FF=5280, BRAM=30, DSP=8), 8, "icebreaker",

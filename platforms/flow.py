@@ -177,14 +177,16 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     if board.family == "ecp5":
         pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
                                       "--json", "top.json", "--textcfg", "top.config", "--freq", str(board.target_mhz),
-                                      "--report", "report_pnr.json", "--seed", "1", "--lpf-allow-unconstrained"]
+                                      "--report", "report_pnr.json", "--seed", "1", "--lpf-allow-unconstrained",
+                                      "--timing-allow-fail"]
         pack = tool("ecppack") + ["--compress", "top.config", "top.bit"]
         bit = "top.bit"
     else:
         (out_dir / "top.pcf").write_text(f"set_frequency sys_clk {board.target_mhz}\n")
         pnr = tool("nextpnr-ice40") + [f"--{board.device}", "--package", board.package, "--json", "top.json",
                                        "--asc", "top.asc", "--pcf", "top.pcf", "--pcf-allow-unconstrained",
-                                       "--freq", str(board.target_mhz), "--report", "report_pnr.json", "--seed", "1"]
+                                       "--freq", str(board.target_mhz), "--report", "report_pnr.json", "--seed", "1",
+                                       "--timing-allow-fail"]
         pack = tool("icepack") + ["top.asc", "top.bin"]
         bit = "top.bin"
     _run(pnr, out_dir, log, f"nextpnr-{board.family} (place and route at {board.target_mhz:g} MHz)", logfile)

@@ -54,17 +54,17 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
     _wrappers(out_dir / "toolbin")
     plat_mod = importlib.import_module(f"litex_boards.platforms.{board.litex_boards}")
     tgt_mod = importlib.import_module(f"litex_boards.targets.{board.litex_boards}")
-    platform = plat_mod.Platform(toolchain="trellis") if board.family == "ecp5" else plat_mod.Platform()
+    kw = dict(board.platform_kwargs)
+    if board.family == "ecp5":
+        kw["toolchain"] = "trellis"
+    platform = plat_mod.Platform(**kw)
     sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
     import logging
     logging.disable(logging.INFO)
 
     class BoardSoC(SoCCore):
         def __init__(self):
-            if board.family == "ecp5":
-                self.crg = tgt_mod._CRG(platform, sys_clk)
-            else:
-                self.crg = tgt_mod._CRG(platform, sys_clk)
+            self.crg = tgt_mod._CRG(platform, sys_clk)
             SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type="vexriscv",
                              cpu_variant=cpu_variant, integrated_rom_size=0x8000, integrated_sram_size=0x2000,
                              integrated_main_ram_size=0x4000, timer_uptime=True)
@@ -76,7 +76,7 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
     soc = BoardSoC()
     builder = Builder(soc, output_dir=str(out_dir), compile_software=True, compile_gateware=True)
     with _redirect_output(out_dir / "build.log"):
-        builder.build(**({"nextpnr_seed": 1} if board.family == "ecp5" else {}))
+        builder.build()
     text = (out_dir / "build.log").read_text(errors="replace")
     rep = parse_nextpnr_log(text, board)
     bits = sorted((out_dir / "gateware").glob("*.bit")) + sorted((out_dir / "gateware").glob("*.bin"))

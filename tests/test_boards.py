@@ -27,15 +27,17 @@ def test_unknown_board():
 @pytest.mark.toolchain
 @pytest.mark.slow
 def test_accel_only_ecp5_build():
-    """digits accelerator alone on the Colorlight i5's ECP5-25F: a bitstream and a report with
-    real resources and an Fmax from nextpnr."""
+    """An accelerator alone on the Colorlight i5's ECP5-25F through Yosys, nextpnr and ecppack:
+    a bitstream and a report with real resources and an Fmax. (A small CNN keeps this to about a
+    minute; bench/boards.py builds digits and the SoC.)"""
     for name in ("yosys", "nextpnr-ecp5", "ecppack"):
         flow.tool(name)          # raises ToolMissing (fails) when not installed
     from lepton_hdl.cli import main
     out = ROOT / "build" / "test-boards" / "colorlight_i5-accel"
-    assert main(["build", "--board", "colorlight_i5", "--model", "digits", "--accel-only", "--out", str(out)]) == 0
+    model = str(ROOT / "lepton_hdl" / "examples" / "zoo.py") + ":tiny_factory"
+    assert main(["build", "--board", "colorlight_i5", "--model", model, "--accel-only", "--out", str(out)]) == 0
     r = json.loads((out / "report.json").read_text())
     assert r["board"] == "colorlight_i5" and Path(r["bitstream"]).stat().st_size > 10000
-    assert r["resources"]["LUT"]["used"] > 500 and r["resources"]["FF"]["used"] > 500
+    assert r["resources"]["LUT"]["used"] > 200 and r["resources"]["FF"]["used"] > 200
     assert r["resources"]["LUT"]["available"] == 24288
     assert r["fmax_mhz"] and r["fmax_mhz"] > 10 and r["target_mhz"] == 100

@@ -115,3 +115,12 @@ def residual_factory():
 
 def depthwise_factory():
     return make("depthwise_separable")
+
+
+def tiny_factory():
+    """A very small CNN (6x6 input) for quick synthesis checks."""
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 3)).eval()
+    return m, torch.rand(16, 1, 6, 6)
