@@ -175,7 +175,7 @@ def cmd_build(args):
     (Path(out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     r = report["resources"]
     log(f"[build] {board.name}: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r.items()) +
-        f"; Fmax {report['fmax_mhz']} MHz (target {report['target_mhz']:g}); bitstream {report['bitstream']}")
+        f"; Fmax {report['fmax_mhz'] or 0:.1f} MHz (target {report['target_mhz']:g}); bitstream {report['bitstream']}")
     return 0
 
 
