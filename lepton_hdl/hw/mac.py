@@ -143,15 +143,24 @@ class MACArray(Module):
             self.sync += If(ce & v3,
                 If(first3, acc[l].eq(psum[l] + bias[l])).Else(acc[l].eq(acc[l] + psum[l])))
 
-        # Stage 5: requant multiply.
-        v5 = Signal()
-        nf5 = Signal(max=max(NF, 2))
+        # Stage 5: requant multiply, split in two half products (acc x low byte, acc x high
+        # byte of the 16-bit multiplier) so no cycle holds a full accumulator x 16-bit multiply.
+        v5a, v5 = Signal(), Signal()
+        nf5a, nf5 = Signal(max=max(NF, 2)), Signal(max=max(NF, 2))
         mbits = acc_bits + MULT_BITS
-        mul = [Signal((mbits, True), name=f"m_{l}") for l in range(PE)]
+        half = MULT_BITS // 2
         mults = p.requant.channel_mult(cout)
-        self.sync += If(ce, v5.eq(v4), nf5.eq(nf4),
-                        *[mul[l].eq(acc[l] * const_table(self, [mults[n * PE + l] for n in range(NF)], nf4, f"mult{l}"))
-                          for l in range(PE)])
+        p_lo = [Signal((acc_bits + half + 1, True), name=f"mlo_{l}") for l in range(PE)]
+        p_hi = [Signal((acc_bits + half + 1, True), name=f"mhi_{l}") for l in range(PE)]
+        mul = [Signal((mbits, True), name=f"m_{l}") for l in range(PE)]
+        for l in range(PE):
+            m = Signal((MULT_BITS + 1, True), name=f"mult{l}_w")          # full width before slicing
+            self.comb += m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], nf4, f"mult{l}"))
+            m_lo, m_hi = Signal((half + 1, True), name=f"mult{l}_lo"), Signal((half + 1, True), name=f"mult{l}_hi")
+            self.comb += m_lo.eq(m[:half]), m_hi.eq(m[half:MULT_BITS])   # both >= 0 (M >= 0)
+            self.sync += If(ce, p_lo[l].eq(acc[l] * m_lo), p_hi[l].eq(acc[l] * m_hi),
+                            mul[l].eq((p_hi[l] << half) + p_lo[l]))
+        self.sync += If(ce, v5a.eq(v4), nf5a.eq(nf4), v5.eq(v5a), nf5.eq(nf5a))
 
         # Stage 6: round, shift, clamp into the output pixel.
         rq = p.requant
