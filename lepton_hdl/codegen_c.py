@@ -34,6 +34,20 @@ def _array(ctype, name, values, per_line=24) -> str:
     return f"static const {ctype} {name}[{len(vals)}] = {{\n  " + ",\n  ".join(lines) + "\n};\n"
 
 
+def _window_loop(H, W, kernel, stride, padding, body, indent):
+    """C loops over the in-bounds taps of the window at (oy, ox): zero padding is skipped."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    i = " " * indent
+    return (f"{i}for (int ky = 0; ky < {kh}; ky++) {{\n"
+            f"{i}  const int iy = oy * {sh} - {ph} + ky;\n"
+            f"{i}  if (iy < 0 || iy >= {H}) continue;\n"
+            f"{i}  for (int kx = 0; kx < {kw}; kx++) {{\n"
+            f"{i}    const int ix = ox * {sw} - {pw} + kx;\n"
+            f"{i}    if (ix < 0 || ix >= {W}) continue;\n"
+            + "".join(f"{i}    {line}\n" for line in body) +
+            f"{i}  }}\n{i}}}\n")
+
+
 def _rq_call(acc, mult, shift, lo, hi):
     return f"rq({acc}, {mult}, {shift}, {lo}, {hi})"
 
@@ -68,6 +82,10 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
 """ if p.groups == 1 else None
         if body:
             return data + body
+    taps = _window_loop(H, W, p.kernel, p.stride, p.padding, [
+        f"const {x} *xp = x + (iy * {W} + ix) * {C} + c0;",
+        f"const {wt} *wp = w + (ky * {kw} + kx) * {cig};",
+        f"for (int j = 0; j < {cig}; j++) acc += ({acc_t})xp[j] * wp[j];"], 8)
     body = f"""
 static void {f}(const {x} *restrict x, {y} *restrict y) {{
   for (int oy = 0; oy < {Ho}; oy++)
@@ -77,18 +95,7 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
         const {wt} *w = {f}_w + o * {kh * kw * cig};
         const int c0 = (o / {cog}) * {cig};
         {acc_t} acc = {f}_b[o];
-        for (int ky = 0; ky < {kh}; ky++) {{
-          const int iy = oy * {sh} - {ph} + ky;
-          if (iy < 0 || iy >= {H}) continue;
-          for (int kx = 0; kx < {kw}; kx++) {{
-            const int ix = ox * {sw} - {pw} + kx;
-            if (ix < 0 || ix >= {W}) continue;
-            const {x} *xp = x + (iy * {W} + ix) * {C} + c0;
-            const {wt} *wp = w + (ky * {kw} + kx) * {cig};
-            for (int j = 0; j < {cig}; j++) acc += ({acc_t})xp[j] * wp[j];
-          }}
-        }}
-        yp[o] = {_rq_call("acc", m, rq.shift, rq.lo, rq.hi)};
+{taps}        yp[o] = {_rq_call("acc", m, rq.shift, rq.lo, rq.hi)};
       }}
     }}
 }}
@@ -108,17 +115,7 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
     for (int ox = 0; ox < {Wo}; ox++)
       for (int c = 0; c < {C}; c++) {{
         int m = {p.in_type.qmin};
-        for (int ky = 0; ky < {kh}; ky++) {{
-          const int iy = oy * {sh} - {ph} + ky;
-          if (iy < 0 || iy >= {H}) continue;
-          for (int kx = 0; kx < {kw}; kx++) {{
-            const int ix = ox * {sw} - {pw} + kx;
-            if (ix < 0 || ix >= {W}) continue;
-            const int v = x[(iy * {W} + ix) * {C} + c];
-            if (v > m) m = v;
-          }}
-        }}
-        y[(oy * {Wo} + ox) * {C} + c] = m;
+{_window_loop(H, W, p.kernel, p.stride, p.padding, [f"const int v = x[(iy * {W} + ix) * {C} + c];", "if (v > m) m = v;"], 8)}        y[(oy * {Wo} + ox) * {C} + c] = m;
       }}
 }}
 """
@@ -129,16 +126,7 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
     for (int ox = 0; ox < {Wo}; ox++)
       for (int c = 0; c < {C}; c++) {{
         int32_t s = 0;
-        for (int ky = 0; ky < {kh}; ky++) {{
-          const int iy = oy * {sh} - {ph} + ky;
-          if (iy < 0 || iy >= {H}) continue;
-          for (int kx = 0; kx < {kw}; kx++) {{
-            const int ix = ox * {sw} - {pw} + kx;
-            if (ix < 0 || ix >= {W}) continue;
-            s += x[(iy * {W} + ix) * {C} + c];
-          }}
-        }}
-        y[(oy * {Wo} + ox) * {C} + c] = {_rq_call("s", rq.channel_mult(C)[0], rq.shift, rq.lo, rq.hi)};
+{_window_loop(H, W, p.kernel, p.stride, p.padding, [f"s += x[(iy * {W} + ix) * {C} + c];"], 8)}        y[(oy * {Wo} + ox) * {C} + c] = {_rq_call("s", rq.channel_mult(C)[0], rq.shift, rq.lo, rq.hi)};
       }}
 }}
 """

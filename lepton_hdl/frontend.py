@@ -232,21 +232,21 @@ def _f_flatten(ctx, n, f, path):
     return _flatten_check(path, start, end)
 
 
-def _f_maxpool(ctx, n, f, path):
+def _pool_args(n):
+    """kernel, stride, padding and keyword arguments of F.max_pool2d / F.avg_pool2d."""
     a = list(n.args[1:]) + [None] * 4
     kw = n.kwargs
-    k = kw.get("kernel_size", a[0])
-    s = kw.get("stride", a[1])
-    p = kw.get("padding", a[2] if a[2] is not None else 0)
+    return (kw.get("kernel_size", a[0]), kw.get("stride", a[1]),
+            kw.get("padding", a[2] if a[2] is not None else 0), kw)
+
+
+def _f_maxpool(ctx, n, f, path):
+    k, s, p, kw = _pool_args(n)
     return _maxpool_attrs(path, k, s, p, kw.get("ceil_mode", False), kw.get("dilation", 1))
 
 
 def _f_avgpool(ctx, n, f, path):
-    a = list(n.args[1:]) + [None] * 4
-    kw = n.kwargs
-    k = kw.get("kernel_size", a[0])
-    s = kw.get("stride", a[1])
-    p = kw.get("padding", a[2] if a[2] is not None else 0)
+    k, s, p, kw = _pool_args(n)
     return _avgpool_attrs(path, k, s, p, kw.get("ceil_mode", False), kw.get("count_include_pad", True),
                           kw.get("divisor_override"))
 
