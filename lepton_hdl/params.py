@@ -49,6 +49,12 @@ class _Windowed:
         H, W, C = self.in_shape
         return H + 2 * self.padding[0], W + 2 * self.padding[1], C
 
+    @property
+    def collects_frame(self) -> bool:
+        """The kernel covers the whole padded frame (a linear layer): the window generator is
+        a frame collector (``hw.window.FrameCollector``), not a line buffer."""
+        return tuple(self.kernel) == tuple(self.padded_shape[:2])
+
     def _window_out(self, channels) -> tuple:
         Hp, Wp, _ = self.padded_shape
         (kh, kw), (sh, sw) = self.kernel, self.stride
@@ -236,6 +242,9 @@ class Conv2dParams(_Windowed):
         """Cycles per frame at the nominal rate: the input side (one padded pixel a cycle)
         or the MAC array (``nf * sf`` cycles per window, plus the window generator's row
         start), whichever is slower. See ``window_cycles``."""
+        if self.collects_frame:
+            Hp, Wp, _ = self.padded_shape
+            return max(Hp * Wp, self.cycles_per_window)
         return window_cycles(self.padded_shape, self.kernel, self.stride, self.cycles_per_window)
 
     @property
@@ -335,10 +344,18 @@ class PoolParams(_Windowed):
         return signed_bits_for(self.in_type.qmin * n, self.in_type.qmax * n)
 
     @property
+    def row_accumulate(self) -> bool:
+        """Non-overlapping windows, no padding: pooled by a row of partial results instead of
+        a line buffer (``hw.pool.RowPool``)."""
+        return self.kind != "global_avg" and self.stride == self.kernel and self.padding == (0, 0)
+
+    @property
     def cycles(self) -> int:
         H, W, _ = self.in_shape
-        if self.kind == "global_avg":
+        if self.kind == "global_avg" or self.row_accumulate:
             return H * W
+        if self.collects_frame:
+            return self.padded_shape[0] * self.padded_shape[1]
         return window_cycles(self.padded_shape, self.kernel, self.stride, 1)
 
     @property

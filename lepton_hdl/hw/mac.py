@@ -1,11 +1,15 @@
 """The MAC array: ``pe`` output channels x ``simd`` products per cycle, then requant."""
 from __future__ import annotations
 
-from migen import Case, Cat, If, Module, Signal
+from migen import Case, Cat, If, Memory, Module, READ_FIRST, Signal
 
 from ..arith import IntType, MULT_BITS
 from ..params import MAC_DEPTH, Conv2dParams
 from .common import PixelCounter, adder_tree, const_table, endpoint, pack, round_clamp, unpack
+
+
+# A weight ROM of at least this many words is a block-RAM memory; shorter ones are logic.
+ROM_MIN_DEPTH = 16
 
 
 def lane_schedule(p: Conv2dParams):
@@ -68,6 +72,7 @@ class MACArray(Module):
         acc_bits = p.acc_bits
         prod_bits = it.bits + p.w_bits + 1
         wt = IntType(p.w_bits, True)
+        rotate = p.groups == 1 and SF > 1
 
         ce = Signal()
         out_valid = Signal()
@@ -93,6 +98,9 @@ class MACArray(Module):
             If(self.sink.valid & self.sink.ready, opr.eq(self.sink.data), opr_valid.eq(1)
             ).Elif(issue & last_step, opr_valid.eq(0)),
         ]
+        if rotate:
+            s_ = SIMD * it.bits
+            self.sync += If(issue & ~(self.sink.valid & self.sink.ready), opr.eq(Cat(opr[s_:], opr[:s_])))
         elems = unpack(self, opr, kh * kw * C, it, name="w_in")
 
         # Stage 1: select each lane's operands, read the weight ROM.
@@ -103,9 +111,15 @@ class MACArray(Module):
         self.sync += If(ce, v1.eq(issue), first1.eq(sf == 0), last1.eq(sf == SF - 1), nf1.eq(nf))
         tables = lane_schedule(p)
         shared = {}
+        if rotate:
+            # every lane reads elements [sf*simd, (sf+1)*simd) at step sf: the operand
+            # register rotates by simd elements per step instead of feeding a wide multiplexer
+            sig = Signal(SIMD * it.bits, name="opsel0")
+            self.comb += sig.eq(opr[:SIMD * it.bits])
+            shared = {tuple(t): sig for t in tables}
         for lane, table in enumerate(tables):
             only_sf = all(table[i] == table[i % SF] for i in range(steps))
-            key = tuple(table[:SF]) if only_sf else tuple(table)
+            key = tuple(table) if rotate else tuple(table[:SF]) if only_sf else tuple(table)
             sel = sf if only_sf else step
             if key not in shared:
                 sig = Signal(SIMD * it.bits, name=f"opsel{len(shared)}")
@@ -114,9 +128,20 @@ class MACArray(Module):
                 self.comb += Case(sel, cases)
                 shared[key] = sig
             self.sync += If(ce, Cat(*x1[lane]).eq(shared[key]))
-        rom = {i: w1.eq(word) for i, word in enumerate(weight_words(p))}
-        rom["default"] = w1.eq(0)
-        self.sync += If(ce, Case(step, rom))
+        words = weight_words(p)
+        if steps >= ROM_MIN_DEPTH:
+            # a block-RAM ROM (read enable = the pipeline's clock enable)
+            rom = Memory(len(w1), steps, init=words, name="weights")
+            rport = rom.get_port(has_re=True, mode=READ_FIRST)
+            self.specials += rom, rport
+            self.comb += rport.adr.eq(step), rport.re.eq(ce), w1.eq(rport.dat_r)
+        else:
+            # a few words: logic, so constant weights simplify the multipliers
+            w1r = Signal(len(w1))
+            cases = {i: w1r.eq(word) for i, word in enumerate(words)}
+            cases["default"] = w1r.eq(0)
+            self.sync += If(ce, Case(step, cases))
+            self.comb += w1.eq(w1r)
         wts = unpack(self, w1, PE * SIMD, wt, name="wt")
 
         # Stage 2: products.

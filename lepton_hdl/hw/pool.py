@@ -1,13 +1,13 @@
 """Max, average and global average pooling."""
 from __future__ import annotations
 
-from migen import If, Module, Mux, Signal
+from migen import Cat, If, Module, Mux, Signal
 from litex.soc.interconnect import stream
 
 from ..arith import MULT_BITS
 from ..params import PoolParams
 from .common import PixelCounter, adder_tree, endpoint, pack, round_clamp, unpack
-from .window import Pad, SlidingWindow
+from .window import Pad, window_generator
 
 
 def _max_tree(items):
@@ -69,6 +69,73 @@ def _requant_stages(m, ce, values, value_bits, valid, p):
     return out, v3
 
 
+class RowPool(Module):
+    """Non-overlapping pooling (stride == kernel, no padding) without a line buffer.
+
+    One partial result per output column (``Wo`` pixels, a rotating register) is updated with
+    each input pixel as it streams past: the running max or sum of the window it belongs to.
+    A window's last pixel sends the finished result on. One input pixel a cycle; rows and
+    columns beyond the last whole window are consumed and dropped (floor semantics).
+    """
+
+    def __init__(self, p: PoolParams):
+        H, W, C = p.in_shape
+        kh, kw = p.kernel
+        Ho, Wo, _ = p.out_shape
+        it, ot = p.in_type, p.out_type
+        self.sink = endpoint(C, it)
+        self.source = endpoint(C, ot)
+        # # #
+        # a max keeps the input's type; a sum its own signed width
+        ab, signed = (it.bits, it.signed) if p.kind == "max" else (p.sum_bits, True)
+        ce, accept = Signal(), Signal()
+        self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce),
+                      accept.eq(self.sink.valid & ce)]
+        x = unpack(self, self.sink.data, C, it, name="x")
+        xx, kx = Signal(max=max(W, 2)), Signal(max=max(kw, 2))
+        yy, ky = Signal(max=max(H, 2)), Signal(max=max(kh, 2))
+        self.sync += If(accept,
+            If(xx == W - 1,
+                xx.eq(0), kx.eq(0),
+                If(yy == H - 1, yy.eq(0), ky.eq(0)).Else(
+                    yy.eq(yy + 1), If(ky == kh - 1, ky.eq(0)).Else(ky.eq(ky + 1))),
+            ).Else(xx.eq(xx + 1), If(kx == kw - 1, kx.eq(0)).Else(kx.eq(kx + 1))))
+        inside = Signal()
+        self.comb += inside.eq(((xx < Wo * kw) if W != Wo * kw else 1) & ((yy < Ho * kh) if H != Ho * kh else 1))
+        # Partial results of the current window row, output column ox at position 0.
+        part = [Signal(C * ab, name=f"part{i}") for i in range(Wo)]
+        cur = [Signal((ab, signed), name=f"cur{c}") for c in range(C)]
+        self.comb += [cur[c].eq(part[0][c * ab:(c + 1) * ab]) for c in range(C)]
+        start = Signal()
+        self.comb += start.eq((kx == 0) & (ky == 0))
+        new = [Signal((ab, signed), name=f"new{c}") for c in range(C)]
+        for c in range(C):
+            if p.kind == "max":
+                self.comb += If(start | (x[c] > cur[c]), new[c].eq(x[c])).Else(new[c].eq(cur[c]))
+            else:
+                self.comb += If(start, new[c].eq(x[c])).Else(new[c].eq(cur[c] + x[c]))
+        new_word = Cat(*[n[:ab] for n in new])
+        end_col = Signal()
+        self.comb += end_col.eq(kx == kw - 1)
+        self.sync += If(accept & inside,
+            If(end_col, *[part[i].eq(part[i + 1]) for i in range(Wo - 1)], part[Wo - 1].eq(new_word)
+            ).Else(part[0].eq(new_word)))
+        res = [Signal((ab, signed), name=f"res{c}") for c in range(C)]
+        v1 = Signal()
+        self.sync += If(ce, v1.eq(accept & inside & end_col & (ky == kh - 1)), *[res[c].eq(new[c]) for c in range(C)])
+        if p.kind == "max":
+            out, valid = res, v1
+        else:
+            out, valid = _requant_stages(self, ce, res, ab, v1, p)
+        self.submodules.count = count = PixelCounter(Ho * Wo, self.source.valid & self.source.ready)
+        self.comb += [
+            self.source.valid.eq(valid),
+            self.source.data.eq(pack(out, ot.bits)),
+            self.source.first.eq(count.first),
+            self.source.last.eq(count.last),
+        ]
+
+
 class GlobalAvgPool(Module):
     """Accumulates every pixel of a frame per channel, then requantizes the sums."""
 
@@ -99,16 +166,17 @@ class GlobalAvgPool(Module):
 
 
 class Pool(Module):
-    """Pooling block for ``PoolParams``: pad -> window -> reduce, or the global accumulator."""
+    """Pooling block for ``PoolParams``: the global accumulator, the row accumulator for
+    non-overlapping windows, else pad -> window -> reduce."""
 
     def __init__(self, p: PoolParams):
-        if p.kind == "global_avg":
-            self.submodules.core = core = GlobalAvgPool(p)
+        if p.kind == "global_avg" or p.row_accumulate:
+            self.submodules.core = core = (GlobalAvgPool if p.kind == "global_avg" else RowPool)(p)
             self.sink, self.source = core.sink, core.source
             return
         pad_value = p.in_type.qmin if p.kind == "max" else 0
         self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, pad_value)
-        self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
+        self.submodules.window = win = window_generator(p.padded_shape, p.in_type, p.kernel, p.stride)
         self.submodules.reduce = red = WindowReduce(p)
         self.submodules.pipeline = pipe = stream.Pipeline(pad, win, red)
         self.sink, self.source = pipe.sink, pipe.source

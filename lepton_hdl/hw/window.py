@@ -1,7 +1,8 @@
 """Padding and the sliding-window generator (line buffers + window registers)."""
 from __future__ import annotations
 
-from migen import Array, Cat, Constant, If, Memory, Module, Mux, Signal
+from migen import Array, Cat, Constant, If, Memory, Module, Mux, READ_FIRST, Signal
+from migen.fhdl.bitcontainer import bits_for
 
 from ..arith import IntType
 from .common import PixelCounter, endpoint
@@ -49,13 +50,18 @@ class Pad(Module):
 class SlidingWindow(Module):
     """Turns a padded ``(Hp, Wp, C)`` pixel stream into ``kh x kw`` windows at ``stride``.
 
-    A writer stores incoming rows in ``R = 2*kh + sh - 1`` row buffers (one memory of ``Wp``
-    pixels each, used as a ring) at one pixel a cycle. A reader, once the ``kh`` rows of an
-    output row are complete, shifts one column (``kh`` pixels read in parallel) a cycle into
-    a ``kh x kw`` window register and hands each finished window to the consumer. The ring
-    lets the writer run a whole output row (and the next frame's first rows) ahead of the
-    reader, so a slow consumer never starves for lack of input buffering. A window beat
-    carries elements in ``(ky, kx, c)`` order.
+    A writer stores incoming rows in a ring of ``R = 2*kh + sh - 1`` rows at one pixel a
+    cycle. A reader, once the ``kh`` rows of an output row are complete, shifts one column
+    (``kh`` pixels read in parallel) a cycle into a ``kh x kw`` window register and hands each
+    finished window to the consumer. The ring lets the writer run a whole output row (and the
+    next frame's first rows) ahead of the reader, so a slow consumer never starves for lack of
+    input buffering. A window beat carries elements in ``(ky, kx, c)`` order.
+
+    The ring is ``kh`` banks (row slot ``s`` lives in bank ``s % kh``), so the ``kh`` rows of a
+    window column are always in different banks and each bank is a plain one-write one-read
+    memory. Reads are synchronous (the address is the reader's *next* column), so the banks map
+    to block RAM (ECP5 EBR, iCE40 EBR) instead of flip-flops. A one-pixel-wide frame keeps an
+    asynchronous read: its reader may need a pixel in the cycle after it is written.
     """
 
     def __init__(self, padded_shape, typ: IntType, kernel, stride):
@@ -63,9 +69,13 @@ class SlidingWindow(Module):
         kh, kw = kernel
         sh, sw = stride
         Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-        R = ring_rows(kernel, stride)
-        tail = Hp - (Ho - 1) * sh           # rows released after a frame's last output row
+        R = ring_rows(kernel, stride)      # capacity in rows
+        K = kh                             # banks
+        RB = -(-R // K)                    # row slots per bank
+        RS = K * RB                        # row slots in the ring (>= R)
+        tail = Hp - (Ho - 1) * sh          # rows released after a frame's last output row
         pw = C * typ.bits
+        sync_read = Wp > 1
         self.sink = endpoint(C, typ)
         self.source = endpoint(kh * kw * C, typ)
         # # #
@@ -74,8 +84,10 @@ class SlidingWindow(Module):
         rel = Signal(max=max(tail, sh) + 1)  # rows the reader releases this cycle
         self.sync += held.eq(held + inc - rel)
 
-        # Writer.
-        wx, wslot = Signal(max=max(Wp, 2)), Signal(max=max(R, 2))
+        # Writer: slot wslot = bank wbank, row wbase / Wp of that bank.
+        wx = Signal(max=max(Wp, 2))
+        wbank = Signal(max=max(K, 2))
+        wbase = Signal(max=max(RS * Wp, 2))
         write = Signal()
         self.comb += [
             self.sink.ready.eq(held < R),
@@ -83,22 +95,44 @@ class SlidingWindow(Module):
             inc.eq(write & (wx == Wp - 1)),
         ]
         self.sync += If(write,
-            If(wx == Wp - 1, wx.eq(0), wslot.eq(Mux(wslot == R - 1, 0, wslot + 1))).Else(wx.eq(wx + 1)))
+            If(wx == Wp - 1,
+                wx.eq(0),
+                If(wbank == K - 1,
+                    wbank.eq(0),
+                    wbase.eq(Mux(wbase == (RB - 1) * Wp, 0, wbase + Wp)),
+                ).Else(wbank.eq(wbank + 1)),
+            ).Else(wx.eq(wx + 1)))
 
-        # Ring of row memories.
+        # Reader state and its next value (the synchronous read address uses the next one).
         cx = Signal(max=max(Wp, 2))        # reader's column
+        rslot = Signal(max=max(RS, 2))     # slot of the current output row's top row
+        cx_n = Signal(max=max(Wp, 2))
+        rslot_n = Signal(max=max(RS, 2))
+
+        # Bank b holds, for the output row starting at slot r, window row (b - r) % K at
+        # base address ((r + (b - r) % K) % RS // K) * Wp; window row ky reads bank (r+ky) % K.
+        def slot_base(b, r):
+            return ((r + (b - r) % K) % RS // K) * Wp
         rdata = []
-        for i in range(R):
-            mem = Memory(pw, max(Wp, 2), name=f"row{i}")
+        for b in range(K):
+            mem = Memory(pw, max(RB * Wp, 2), name=f"ring{b}")
             wport = mem.get_port(write_capable=True)
-            rport = mem.get_port(async_read=True)
-            self.specials += mem, wport, rport
-            self.comb += [wport.adr.eq(wx), wport.dat_w.eq(self.sink.data),
-                          wport.we.eq(write & (wslot == i)), rport.adr.eq(cx)]
+            self.specials += mem, wport
+            self.comb += [wport.adr.eq(wbase + wx), wport.dat_w.eq(self.sink.data),
+                          wport.we.eq(write & (wbank == b))]
+            base = Signal(max=max(RS * Wp, 2), name=f"base{b}")
+            if sync_read:
+                rport = mem.get_port(mode=READ_FIRST)
+                self.comb += base.eq(_table([slot_base(b, r) for r in range(RS)], rslot_n)), \
+                    rport.adr.eq(base + cx_n)
+            else:
+                rport = mem.get_port(async_read=True)
+                self.comb += base.eq(_table([slot_base(b, r) for r in range(RS)], rslot)), \
+                    rport.adr.eq(base + cx)
+            self.specials += rport
             rdata.append(rport.dat_r)
 
         # Reader.
-        rslot = Signal(max=max(R, 2))      # slot of the current output row's top row
         oy, ox = Signal(max=max(Ho, 2)), Signal(max=max(Wo, 2))
         need = Signal(max=max(kw, sw) + 1, reset=kw)  # columns to shift in before the next window
         pending = Signal()
@@ -114,30 +148,33 @@ class SlidingWindow(Module):
         ]
         col = []
         for ky in range(kh):
-            sel = Signal(max=max(R, 2), name=f"sel{ky}")
-            s = Signal(max=2 * R + kh, name=f"slot{ky}")   # explicit width: no Verilog wrap
-            self.comb += s.eq(rslot + ky), If(s >= R, sel.eq(s - R)).Else(sel.eq(s))
-            col.append(Array(rdata)[sel])
+            bank = [(r + ky) % K for r in range(RS)]
+            col.append(Array(rdata)[_table(bank, rslot)] if K > 1 else rdata[0])
         win = [[Signal(pw, name=f"win{r}_{c}") for c in range(kw)] for r in range(kh)]
         for r in range(kh):
             for c in range(kw):
                 self.sync += If(shift, win[r][c].eq(win[r][c + 1] if c + 1 < kw else col[r]))
         need_eff = Mux(take, sw, need)
         releasing = Signal()
-        nslot = Signal(max=2 * R + max(tail, sh) + 1)
+        nslot = Signal(max=2 * RS + max(tail, sh) + 1)
         self.comb += nslot.eq(rslot + rel_n)
         waiting = Signal()                 # last window of a row taken; rows not all written yet
         self.comb += releasing.eq((row_done | waiting) & (held >= rel_n))
         self.comb += If(releasing, rel.eq(rel_n))
+        self.comb += [
+            If(releasing, cx_n.eq(0)).Elif(shift, cx_n.eq(cx + 1)).Else(cx_n.eq(cx)),
+            If(releasing, If(nslot >= RS, rslot_n.eq(nslot - RS)).Else(rslot_n.eq(nslot))
+            ).Else(rslot_n.eq(rslot)),
+        ]
         self.sync += [
-            If(shift, cx.eq(cx + 1), need.eq(need_eff - 1)),
+            cx.eq(cx_n), rslot.eq(rslot_n),
+            If(shift, need.eq(need_eff - 1)),
             If(take, ox.eq(ox + 1)),
             If(shift & (need_eff == 1), pending.eq(1)).Elif(take, pending.eq(0)),
             If(row_done & ~releasing, waiting.eq(1)).Elif(releasing, waiting.eq(0)),
             If(releasing,
-                cx.eq(0), ox.eq(0), need.eq(kw),
+                ox.eq(0), need.eq(kw),
                 If(oy == Ho - 1, oy.eq(0)).Else(oy.eq(oy + 1)),
-                If(nslot >= R, rslot.eq(nslot - R)).Else(rslot.eq(nslot)),
             ),
         ]
 
@@ -148,6 +185,52 @@ class SlidingWindow(Module):
             self.source.first.eq(count.first),
             self.source.last.eq(count.last),
         ]
+
+
+class FrameCollector(Module):
+    """The window generator for a kernel that covers the whole padded frame (a linear layer):
+    a shift register of the frame's ``Hp * Wp`` pixels, handed on as one window per frame.
+    It takes the next frame's first pixel in the cycle its window is taken."""
+
+    def __init__(self, padded_shape, typ: IntType):
+        Hp, Wp, C = padded_shape
+        n = Hp * Wp
+        pw = C * typ.bits
+        self.sink = endpoint(C, typ)
+        self.source = endpoint(n * C, typ)
+        # # #
+        regs = [Signal(pw, name=f"px{i}") for i in range(n)]
+        full = Signal()
+        accept = Signal()
+        self.submodules.count = count = PixelCounter(n, accept)
+        self.comb += [
+            self.sink.ready.eq(~full | self.source.ready),
+            accept.eq(self.sink.valid & self.sink.ready),
+            self.source.valid.eq(full),
+            self.source.data.eq(Cat(*regs)),
+            self.source.first.eq(1),
+            self.source.last.eq(1),
+        ]
+        self.sync += [
+            If(accept, *[regs[i].eq(regs[i + 1]) for i in range(n - 1)], regs[n - 1].eq(self.sink.data)),
+            If(accept & count.last, full.eq(1)).Elif(self.source.ready, full.eq(0)),
+        ]
+
+
+def window_generator(padded_shape, typ: IntType, kernel, stride):
+    """The window source for a windowed block: a frame collector when the kernel covers the
+    whole padded frame, else the sliding window."""
+    if tuple(kernel) == tuple(padded_shape[:2]):
+        return FrameCollector(padded_shape, typ)
+    return SlidingWindow(padded_shape, typ, kernel, stride)
+
+
+def _table(values, index):
+    """``values[index]`` for a list of small non-negative ints."""
+    if len(set(values)) == 1:
+        return Constant(values[0], max(bits_for(values[0]), 1))
+    w = max(bits_for(max(values)), 1)
+    return Array([Constant(v, w) for v in values])[index]
 
 
 def ring_rows(kernel, stride) -> int:

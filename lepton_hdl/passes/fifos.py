@@ -12,6 +12,10 @@ def buffering(p) -> int:
         if isinstance(p, PoolParams) and p.kind == "global_avg":
             return p.in_shape[0] * p.in_shape[1] + 4
         Hp, Wp, _ = p.padded_shape
+        if p.collects_frame:
+            return Hp * Wp + 8
+        if isinstance(p, PoolParams) and p.row_accumulate:
+            return p.kernel[0] * Wp + 8
         return ring_rows(p.kernel, p.stride) * Wp + 8
     if isinstance(p, AddParams):
         return p.skip_depth + 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import re
 import subprocess
 import tempfile
 import time
@@ -45,7 +46,28 @@ def to_verilog(module, ios, name="top"):
     wrapper = Module()
     wrapper.submodules.dut = module
     wrapper.clock_domains.cd_sys = cd = ClockDomain("sys")
-    return _litex_convert(wrapper, ios=set(ios) | {cd.clk, cd.rst}, name=name, regular_comb=False)
+    out = _litex_convert(wrapper, ios=set(ios) | {cd.clk, cd.rst}, name=name, regular_comb=False)
+    return inline_memory_init(out)
+
+
+def inline_memory_init(out):
+    """Replace each ``$readmemh("file", mem)`` by the file's words as initial assignments, so
+    the Verilog is one self-contained file (Yosys and Verilator accept both forms)."""
+    src = out.main_source
+    for fname, content in sorted(out.data_files.items()):
+        pat = re.compile(r'\$readmemh\("' + re.escape(fname) + r'",\s*([\w$]+)\);')
+        m = pat.search(src)
+        if m is None:
+            raise RuntimeError(f"memory init file {fname} is not referenced by the Verilog")
+        mem = m.group(1)
+        decl = re.search(r"reg\s*\[(\d+):0\]\s*" + re.escape(mem) + r"\s*\[", src)
+        width = int(decl.group(1)) + 1 if decl else 1
+        words = [w for w in content.split() if w]
+        body = "".join(f"\t{mem}[{i}] = {width}'h{w};\n" for i, w in enumerate(words))
+        src = src[:m.start()] + body.lstrip("\t").rstrip("\n") + src[m.end():]
+    out.main_source = src
+    out.data_files = {}
+    return out
 
 
 class StreamTop(Module):
