@@ -51,8 +51,8 @@ class _Windowed:
 
     @property
     def collects_frame(self) -> bool:
-        """The kernel covers the whole padded frame (a linear layer): the window generator is
-        a frame collector (``hw.window.FrameCollector``), not a line buffer."""
+        """The kernel covers the whole padded frame (a linear layer): no line buffer; the MAC
+        array collects the frame (conv), or a frame collector does (pool)."""
         return tuple(self.kernel) == tuple(self.padded_shape[:2])
 
     def _window_out(self, channels) -> tuple:
@@ -242,9 +242,9 @@ class Conv2dParams(_Windowed):
         """Cycles per frame at the nominal rate: the input side (one padded pixel a cycle)
         or the MAC array (``nf * sf`` cycles per window, plus the window generator's row
         start), whichever is slower. See ``window_cycles``."""
-        if self.collects_frame:
+        if self.collects_frame:    # the MAC collects a frame, then runs its steps
             Hp, Wp, _ = self.padded_shape
-            return max(Hp * Wp, self.cycles_per_window)
+            return Hp * Wp + self.cycles_per_window - 1
         return window_cycles(self.padded_shape, self.kernel, self.stride, self.cycles_per_window)
 
     @property

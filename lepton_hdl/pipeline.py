@@ -113,10 +113,12 @@ class Pipeline:
         return self._out([floatref.execute(self.float_graph, xi) for xi in xs])
 
     # -- hardware ------------------------------------------------------------------------
-    def freeze(self):
-        """The whole model as one Migen module (weights frozen into ROMs)."""
+    def freeze(self, requant: str = "halves"):
+        """The whole model as one Migen module (weights frozen into ROMs). ``requant``: how the
+        MAC arrays split their requant multiply: ``"halves"`` (LUT multipliers, short paths:
+        ECP5) or ``"dsp16"`` (one unsigned 16x16 product per lane: iCE40 SB_MAC16)."""
         from .hw.lower import LoweredPipeline
-        return LoweredPipeline(self.graph)
+        return LoweredPipeline(self.graph, requant)
 
     def to_verilog(self, path) -> Path:
         """Write the pipeline as Verilog (module ``lepton_pipeline``)."""

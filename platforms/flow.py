@@ -165,7 +165,7 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     logfile = out_dir / "build.log"
     logfile.write_text("")
     est = check_fit(pipeline, board)
-    top = AccelHarness(pipeline.freeze())
+    top = AccelHarness(pipeline.freeze(requant="dsp16" if board.family == "ice40" else "halves"))
     ios = {top.in_valid, top.out_ready, top.out_bit, top.out_valid}
     to_verilog(top, ios, name="top").write(str(out_dir / "top.v"))
     t0 = time.perf_counter()

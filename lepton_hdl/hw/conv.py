@@ -6,22 +6,27 @@ from litex.soc.interconnect import stream
 
 from ..params import Conv2dParams
 from .mac import MACArray
-from .window import Pad, window_generator
+from .window import Pad, SlidingWindow
 
 
 class Conv2d(Module):
     """Streaming convolution for ``Conv2dParams`` (dense, grouped or depthwise).
 
     A linear layer (``linear_params``) is the same block with the kernel covering the whole
-    input frame: its window generator is a frame collector, so it needs no flatten buffer.
+    input frame: the MAC array collects the frame's pixels in its operand register, so it
+    needs neither a window generator nor a flatten buffer.
     """
 
-    def __init__(self, p: Conv2dParams):
+    def __init__(self, p: Conv2dParams, requant: str = "halves"):
         self.params = p
         self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, 0)
-        self.submodules.window = win = window_generator(p.padded_shape, p.in_type, p.kernel, p.stride)
-        self.submodules.mac = mac = MACArray(p)
-        self.submodules.pipeline = pipe = stream.Pipeline(pad, win, mac)
+        if p.collects_frame:
+            self.submodules.mac = mac = MACArray(p, requant, serial=True)
+            self.submodules.pipeline = pipe = stream.Pipeline(pad, mac)
+        else:
+            self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
+            self.submodules.mac = mac = MACArray(p, requant)
+            self.submodules.pipeline = pipe = stream.Pipeline(pad, win, mac)
         self.sink, self.source = pipe.sink, pipe.source
 
 

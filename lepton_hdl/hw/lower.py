@@ -34,7 +34,7 @@ class LoweredPipeline(Module):
     """The whole model as one streaming circuit: ``sink`` takes input pixels, ``source``
     gives output pixels (a flat output is one beat of all features)."""
 
-    def __init__(self, g):
+    def __init__(self, g, requant: str = "halves"):
         inp = g.input
         self.sink = endpoint(inp.shape[2], inp.qtype.type)
         out = g[g.output]
@@ -62,7 +62,7 @@ class LoweredPipeline(Module):
             elif n.params is None:                  # flatten
                 publish(n.name, take(n.inputs[0]))
             else:
-                blk = block_for(n.params)
+                blk = block_for(n.params, requant)
                 setattr(self.submodules, _ident(n.name), blk)
                 self.blocks[n.name] = blk
                 sinks = [blk.sink_a, blk.sink_b] if isinstance(n.params, AddParams) else [blk.sink]

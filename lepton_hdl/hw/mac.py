@@ -1,7 +1,7 @@
 """The MAC array: ``pe`` output channels x ``simd`` products per cycle, then requant."""
 from __future__ import annotations
 
-from migen import Case, Cat, If, Memory, Module, READ_FIRST, Signal
+from migen import Case, Cat, If, Memory, Module, Mux, READ_FIRST, Signal
 
 from ..arith import IntType, MULT_BITS
 from ..params import MAC_DEPTH, Conv2dParams
@@ -55,16 +55,20 @@ class MACArray(Module):
 
     For each window it steps through ``nf`` output-channel folds x ``sf`` input folds; each
     step multiplies ``simd`` window elements by ``simd`` weights in each of ``pe`` lanes.
+    With ``serial`` (a kernel covering the whole padded frame: a linear layer) it consumes
+    pixels instead and collects the frame in its operand register, one frame at a time.
     Pipeline (all stages stall together on ``ce``): issue -> operands/ROM -> products ->
     adder tree -> accumulate -> requant multiply -> round/clamp into the output pixel.
     """
 
-    def __init__(self, p: Conv2dParams):
+    def __init__(self, p: Conv2dParams, requant: str = "halves", serial: bool = False):
         kh, kw = p.kernel
         C = p.in_shape[2]
         Ho, Wo, cout = p.out_shape
         it, ot = p.in_type, p.out_type
-        self.sink = endpoint(kh * kw * C, it)
+        # serial: the kernel covers the whole padded frame (a linear layer); the sink takes
+        # pixels and the operand register collects the frame itself (no window generator)
+        self.sink = endpoint(C, it) if serial else endpoint(kh * kw * C, it)
         self.source = endpoint(cout, ot)
         # # #
         NF, SF, PE, SIMD = p.nf, p.sf, p.pe, p.simd
@@ -79,7 +83,7 @@ class MACArray(Module):
         self.comb += ce.eq(~out_valid | self.source.ready)
 
         # Issue: operand register holds one window while its steps are issued.
-        opr = Signal(len(self.sink.data))
+        opr = Signal(kh * kw * C * it.bits)
         opr_valid = Signal()
         step, nf, sf = Signal(max=max(steps, 2)), Signal(max=max(NF, 2)), Signal(max=max(SF, 2))
         issue = Signal()
@@ -89,18 +93,26 @@ class MACArray(Module):
             last_step.eq(step == steps - 1),
             self.sink.ready.eq(~opr_valid | (issue & last_step)),
         ]
-        self.sync += [
-            If(issue,
-                If(last_step, step.eq(0), nf.eq(0), sf.eq(0)).Else(
-                    step.eq(step + 1),
-                    If(sf == SF - 1, sf.eq(0), nf.eq(nf + 1)).Else(sf.eq(sf + 1))),
-            ),
-            If(self.sink.valid & self.sink.ready, opr.eq(self.sink.data), opr_valid.eq(1)
-            ).Elif(issue & last_step, opr_valid.eq(0)),
-        ]
+        self.sync += If(issue,
+            If(last_step, step.eq(0), nf.eq(0), sf.eq(0)).Else(
+                step.eq(step + 1),
+                If(sf == SF - 1, sf.eq(0), nf.eq(nf + 1)).Else(sf.eq(sf + 1))))
+        load = Signal()
+        self.comb += load.eq(self.sink.valid & self.sink.ready)
+        if serial:
+            # pixels shift in (raster order = window order); the frame's last one completes it
+            pw = len(self.sink.data)
+            n_px = len(opr) // pw
+            self.submodules.loadc = loadc = PixelCounter(n_px, load)
+            self.sync += [
+                If(load, opr.eq(Cat(opr[pw:], self.sink.data) if n_px > 1 else self.sink.data)),
+                If(load & loadc.last, opr_valid.eq(1)).Elif(issue & last_step, opr_valid.eq(0)),
+            ]
+        else:
+            self.sync += If(load, opr.eq(self.sink.data), opr_valid.eq(1)).Elif(issue & last_step, opr_valid.eq(0))
         if rotate:
             s_ = SIMD * it.bits
-            self.sync += If(issue & ~(self.sink.valid & self.sink.ready), opr.eq(Cat(opr[s_:], opr[:s_])))
+            self.sync += If(issue & ~load, opr.eq(Cat(opr[s_:], opr[:s_])))
         elems = unpack(self, opr, kh * kw * C, it, name="w_in")
 
         # Stage 1: select each lane's operands, read the weight ROM.
@@ -168,23 +180,43 @@ class MACArray(Module):
             self.sync += If(ce & v3,
                 If(first3, acc[l].eq(psum[l] + bias[l])).Else(acc[l].eq(acc[l] + psum[l])))
 
-        # Stage 5: requant multiply, split in two half products (acc x low byte, acc x high
-        # byte of the 16-bit multiplier) so no cycle holds a full accumulator x 16-bit multiply.
+        # Stage 5: requant multiply acc x M (M >= 0, MULT_BITS bits) as two partial products
+        # over two stages, so no cycle holds a full accumulator x 16-bit multiply.
+        #   "halves": acc x low byte and acc x high byte of M (LUT multipliers: short paths);
+        #   "dsp16":  low 16 accumulator bits x M, one unsigned 16x16 product (one iCE40
+        #             SB_MAC16), plus the few high bits x M as shift-adds in logic.
         v5a, v5 = Signal(), Signal()
         nf5a, nf5 = Signal(max=max(NF, 2)), Signal(max=max(NF, 2))
         mbits = acc_bits + MULT_BITS
-        half = MULT_BITS // 2
         mults = p.requant.channel_mult(cout)
-        p_lo = [Signal((acc_bits + half + 1, True), name=f"mlo_{l}") for l in range(PE)]
-        p_hi = [Signal((acc_bits + half + 1, True), name=f"mhi_{l}") for l in range(PE)]
         mul = [Signal((mbits, True), name=f"m_{l}") for l in range(PE)]
         for l in range(PE):
-            m = Signal((MULT_BITS + 1, True), name=f"mult{l}_w")          # full width before slicing
+            m = Signal(MULT_BITS, name=f"mult{l}_w")          # unsigned: M >= 0
             self.comb += m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], nf4, f"mult{l}"))
-            m_lo, m_hi = Signal((half + 1, True), name=f"mult{l}_lo"), Signal((half + 1, True), name=f"mult{l}_hi")
-            self.comb += m_lo.eq(m[:half]), m_hi.eq(m[half:MULT_BITS])   # both >= 0 (M >= 0)
-            self.sync += If(ce, p_lo[l].eq(acc[l] * m_lo), p_hi[l].eq(acc[l] * m_hi),
-                            mul[l].eq((p_hi[l] << half) + p_lo[l]))
+            if requant == "halves":
+                half = MULT_BITS // 2
+                p_lo = Signal((acc_bits + half + 1, True), name=f"mlo_{l}")
+                p_hi = Signal((acc_bits + half + 1, True), name=f"mhi_{l}")
+                m_lo, m_hi = Signal((half + 1, True), name=f"mult{l}_lo"), Signal((half + 1, True), name=f"mult{l}_hi")
+                self.comb += m_lo.eq(m[:half]), m_hi.eq(m[half:])
+                self.sync += If(ce, p_lo.eq(acc[l] * m_lo), p_hi.eq(acc[l] * m_hi),
+                                mul[l].eq((p_hi << half) + p_lo))
+            elif requant == "dsp16":
+                xb = max(acc_bits, 17)
+                ax = Signal((xb, True), name=f"ax_{l}")
+                self.comb += ax.eq(acc[l])
+                a_lo = Signal(16, name=f"alo_{l}")
+                self.comb += a_lo.eq(ax[:16])
+                hb = xb - 16                                  # high bits, two's complement
+                p_lo = Signal(16 + MULT_BITS, name=f"mlo_{l}")
+                p_hi = Signal((hb + MULT_BITS + 1, True), name=f"mhi_{l}")
+                terms = [Mux(ax[16 + i], m << i, 0) for i in range(hb - 1)]
+                neg = Mux(ax[xb - 1], m << (hb - 1), 0)
+                pos = adder_tree(terms) if terms else 0
+                self.sync += If(ce, p_lo.eq(a_lo * m), p_hi.eq(pos - neg),
+                                mul[l].eq((p_hi << 16) + p_lo))
+            else:
+                raise ValueError(f"requant={requant!r}: expected 'halves' or 'dsp16'")
         self.sync += If(ce, v5a.eq(v4), nf5a.eq(nf4), v5.eq(v5a), nf5.eq(nf5a))
 
         # Stage 6: round, shift, clamp into the output pixel.

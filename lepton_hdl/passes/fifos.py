@@ -48,12 +48,16 @@ def path_buffering(g: Graph, fork: str, node: str):
 def size_fifos(g: Graph) -> Graph:
     """Size the FIFOs (quantized graph). Each residual add's skip FIFO: input ``b`` becomes the
     path with less buffering, and its FIFO holds everything the other path can absorb, so
-    the two paths from their fork never deadlock. Each windowed or accumulating block gets an
-    input FIFO of one input row, which absorbs the phase difference between neighbouring
-    blocks running at the same rate (their bursts differ: padding, row starts)."""
+    the two paths from their fork never deadlock. Each windowed or accumulating block within a
+    factor two of the slowest block's cycles gets an input FIFO of one input row, which absorbs
+    the phase difference between neighbouring blocks running at about the same rate (their
+    bursts differ: padding, row starts)."""
     nodes = {n.name: n for n in g.nodes}
+    bound = max((n.params.cycles for n in g.nodes if n.params is not None), default=0)
     for n in g.nodes:
-        if isinstance(n.params, (Conv2dParams, PoolParams)):
+        # a block at least twice as fast as the slowest one drains any burst before the next
+        # arrives: its row FIFO would only cost memory
+        if isinstance(n.params, (Conv2dParams, PoolParams)) and 2 * n.params.cycles > bound:
             attrs = dict(n.attrs)
             attrs["in_fifo"] = max(2, n.params.in_shape[1])
             nodes[n.name] = n.with_(attrs=attrs)
