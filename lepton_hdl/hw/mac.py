@@ -83,7 +83,7 @@ class MACArray(Module):
         self.comb += ce.eq(~out_valid | self.source.ready)
 
         # Issue: operand register holds one window while its steps are issued.
-        opr = Signal(kh * kw * C * it.bits)
+        opr = Signal(kh * kw * C * it.bits, reset_less=True)
         opr_valid = Signal()
         step, nf, sf = Signal(max=max(steps, 2)), Signal(max=max(NF, 2)), Signal(max=max(SF, 2))
         issue = Signal()
@@ -118,7 +118,7 @@ class MACArray(Module):
         # Stage 1: select each lane's operands, read the weight ROM.
         v1, first1, last1 = Signal(), Signal(), Signal()
         nf1 = Signal(max=max(NF, 2))
-        x1 = [[Signal((it.bits, it.signed), name=f"x1_{l}_{k}") for k in range(SIMD)] for l in range(PE)]
+        x1 = [[Signal((it.bits, it.signed), name=f"x1_{l}_{k}", reset_less=True) for k in range(SIMD)] for l in range(PE)]
         w1 = Signal(PE * SIMD * p.w_bits)
         self.sync += If(ce, v1.eq(issue), first1.eq(sf == 0), last1.eq(sf == SF - 1), nf1.eq(nf))
         tables = lane_schedule(p)
@@ -149,7 +149,7 @@ class MACArray(Module):
             self.comb += rport.adr.eq(step), rport.re.eq(ce), w1.eq(rport.dat_r)
         else:
             # a few words: logic, so constant weights simplify the multipliers
-            w1r = Signal(len(w1))
+            w1r = Signal(len(w1), reset_less=True)
             cases = {i: w1r.eq(word) for i, word in enumerate(words)}
             cases["default"] = w1r.eq(0)
             self.sync += If(ce, Case(step, cases))
@@ -159,21 +159,21 @@ class MACArray(Module):
         # Stage 2: products.
         v2, first2, last2 = Signal(), Signal(), Signal()
         nf2 = Signal(max=max(NF, 2))
-        prods = [[Signal((prod_bits, True), name=f"p_{l}_{k}") for k in range(SIMD)] for l in range(PE)]
+        prods = [[Signal((prod_bits, True), name=f"p_{l}_{k}", reset_less=True) for k in range(SIMD)] for l in range(PE)]
         self.sync += If(ce, v2.eq(v1), first2.eq(first1), last2.eq(last1), nf2.eq(nf1),
                         *[prods[l][k].eq(x1[l][k] * wts[l * SIMD + k]) for l in range(PE) for k in range(SIMD)])
 
         # Stage 3: adder tree.
         v3, first3, last3 = Signal(), Signal(), Signal()
         nf3 = Signal(max=max(NF, 2))
-        psum = [Signal((acc_bits, True), name=f"ps_{l}") for l in range(PE)]
+        psum = [Signal((acc_bits, True), name=f"ps_{l}", reset_less=True) for l in range(PE)]
         self.sync += If(ce, v3.eq(v2), first3.eq(first2), last3.eq(last2), nf3.eq(nf2),
                         *[psum[l].eq(adder_tree(prods[l])) for l in range(PE)])
 
         # Stage 4: accumulate (bias preloaded on the first fold).
         v4 = Signal()
         nf4 = Signal(max=max(NF, 2))
-        acc = [Signal((acc_bits, True), name=f"acc_{l}") for l in range(PE)]
+        acc = [Signal((acc_bits, True), name=f"acc_{l}", reset_less=True) for l in range(PE)]
         bias = [const_table(self, [p.bias[n * PE + l] for n in range(NF)], nf3, f"bias{l}") for l in range(PE)]
         self.sync += If(ce, v4.eq(v3 & last3), nf4.eq(nf3))
         for l in range(PE):
@@ -189,14 +189,14 @@ class MACArray(Module):
         nf5a, nf5 = Signal(max=max(NF, 2)), Signal(max=max(NF, 2))
         mbits = acc_bits + MULT_BITS
         mults = p.requant.channel_mult(cout)
-        mul = [Signal((mbits, True), name=f"m_{l}") for l in range(PE)]
+        mul = [Signal((mbits, True), name=f"m_{l}", reset_less=True) for l in range(PE)]
         for l in range(PE):
             m = Signal(MULT_BITS, name=f"mult{l}_w")          # unsigned: M >= 0
             self.comb += m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], nf4, f"mult{l}"))
             if requant == "halves":
                 half = MULT_BITS // 2
-                p_lo = Signal((acc_bits + half + 1, True), name=f"mlo_{l}")
-                p_hi = Signal((acc_bits + half + 1, True), name=f"mhi_{l}")
+                p_lo = Signal((acc_bits + half + 1, True), name=f"mlo_{l}", reset_less=True)
+                p_hi = Signal((acc_bits + half + 1, True), name=f"mhi_{l}", reset_less=True)
                 m_lo, m_hi = Signal((half + 1, True), name=f"mult{l}_lo"), Signal((half + 1, True), name=f"mult{l}_hi")
                 self.comb += m_lo.eq(m[:half]), m_hi.eq(m[half:])
                 self.sync += If(ce, p_lo.eq(acc[l] * m_lo), p_hi.eq(acc[l] * m_hi),
@@ -208,8 +208,8 @@ class MACArray(Module):
                 a_lo = Signal(16, name=f"alo_{l}")
                 self.comb += a_lo.eq(ax[:16])
                 hb = xb - 16                                  # high bits, two's complement
-                p_lo = Signal(16 + MULT_BITS, name=f"mlo_{l}")
-                p_hi = Signal((hb + MULT_BITS + 1, True), name=f"mhi_{l}")
+                p_lo = Signal(16 + MULT_BITS, name=f"mlo_{l}", reset_less=True)
+                p_hi = Signal((hb + MULT_BITS + 1, True), name=f"mhi_{l}", reset_less=True)
                 terms = [Mux(ax[16 + i], m << i, 0) for i in range(hb - 1)]
                 neg = Mux(ax[xb - 1], m << (hb - 1), 0)
                 pos = adder_tree(terms) if terms else 0
@@ -222,7 +222,7 @@ class MACArray(Module):
         # Stage 6: round, shift, clamp into the output pixel.
         rq = p.requant
         ys = [round_clamp(self, mul[l], mbits, rq.shift, rq.lo, rq.hi, ot, name=f"rq{l}") for l in range(PE)]
-        out = Signal(cout * ot.bits)
+        out = Signal(cout * ot.bits, reset_less=True)
         group = {n: out[n * PE * ot.bits:(n + 1) * PE * ot.bits].eq(pack(ys, ot.bits)) for n in range(NF)}
         self.sync += [
             If(ce & v5, Case(nf5, group)),

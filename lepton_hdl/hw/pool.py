@@ -103,7 +103,7 @@ class RowPool(Module):
         inside = Signal()
         self.comb += inside.eq(((xx < Wo * kw) if W != Wo * kw else 1) & ((yy < Ho * kh) if H != Ho * kh else 1))
         # Partial results of the current window row, output column ox at position 0.
-        part = [Signal(C * ab, name=f"part{i}") for i in range(Wo)]
+        part = [Signal(C * ab, name=f"part{i}", reset_less=True) for i in range(Wo)]
         cur = [Signal((ab, signed), name=f"cur{c}") for c in range(C)]
         self.comb += [cur[c].eq(part[0][c * ab:(c + 1) * ab]) for c in range(C)]
         start = Signal()
@@ -120,7 +120,7 @@ class RowPool(Module):
         self.sync += If(accept & inside,
             If(end_col, *[part[i].eq(part[i + 1]) for i in range(Wo - 1)], part[Wo - 1].eq(new_word)
             ).Else(part[0].eq(new_word)))
-        res = [Signal((ab, signed), name=f"res{c}") for c in range(C)]
+        res = [Signal((ab, signed), name=f"res{c}", reset_less=True) for c in range(C)]
         v1 = Signal()
         self.sync += If(ce, v1.eq(accept & inside & end_col & (ky == kh - 1)), *[res[c].eq(new[c]) for c in range(C)])
         if p.kind == "max":

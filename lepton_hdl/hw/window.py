@@ -150,7 +150,7 @@ class SlidingWindow(Module):
         for ky in range(kh):
             bank = [(r + ky) % K for r in range(RS)]
             col.append(Array(rdata)[_table(bank, rslot)] if K > 1 else rdata[0])
-        win = [[Signal(pw, name=f"win{r}_{c}") for c in range(kw)] for r in range(kh)]
+        win = [[Signal(pw, name=f"win{r}_{c}", reset_less=True) for c in range(kw)] for r in range(kh)]
         for r in range(kh):
             for c in range(kw):
                 self.sync += If(shift, win[r][c].eq(win[r][c + 1] if c + 1 < kw else col[r]))
@@ -199,7 +199,7 @@ class FrameCollector(Module):
         self.sink = endpoint(C, typ)
         self.source = endpoint(n * C, typ)
         # # #
-        regs = [Signal(pw, name=f"px{i}") for i in range(n)]
+        regs = [Signal(pw, name=f"px{i}", reset_less=True) for i in range(n)]
         full = Signal()
         accept = Signal()
         self.submodules.count = count = PixelCounter(n, accept)
