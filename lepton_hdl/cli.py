@@ -33,7 +33,7 @@ def compile_model(args):
     from .pipeline import DEFAULT_MAX_MULTIPLIERS
     spec = load(args.model, log=log)
     t0 = time.perf_counter()
-    pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits, w_bits=args.w_bits, a_bits=args.a_bits,
+    pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits or 8, w_bits=args.w_bits, a_bits=args.a_bits,
                               fold=parse_fold(args.fold), target_cycles=args.target_cycles,
                               max_multipliers=getattr(args, "max_multipliers", None) or DEFAULT_MAX_MULTIPLIERS,
                               name=spec.name)
@@ -161,9 +161,19 @@ def cmd_build(args):
     board = boards.get(args.board)
     if args.max_multipliers is None:
         args.max_multipliers = board.max_multipliers
+    if args.bits is None:                       # the board's precision unless told otherwise
+        args.w_bits = args.w_bits or board.w_bits
+        args.a_bits = args.a_bits or board.a_bits
     spec, pipe, t_compile = compile_model(args)
-    log(f"[compile] {spec.name} for {board.name}: {pipe.bound_cycles} cycles/frame, "
-        f"{pipe.bench()['resources']['mult']} multipliers (board budget {args.max_multipliers})")
+    bench = pipe.bench()
+    accuracy = None
+    if spec.y_eval is not None:
+        golden = float(np.mean(pipe.golden(spec.x_eval).reshape(len(spec.y_eval), -1).argmax(1) == spec.y_eval))
+        flt = float(np.mean(float_predictions(spec).reshape(len(spec.y_eval), -1).argmax(1) == spec.y_eval))
+        accuracy = dict(float=round(flt, 4), golden=round(golden, 4), images=len(spec.y_eval))
+    log(f"[compile] {spec.name} for {board.name}: w{bench['w_bits']}/a{bench['a_bits']}, {pipe.bound_cycles} "
+        f"cycles/frame, {bench['resources']['mult']} multipliers (board budget {args.max_multipliers})"
+        + (f", accuracy {100 * accuracy['golden']:.2f}% (float {100 * accuracy['float']:.2f}%)" if accuracy else ""))
     out = Path(args.out or f"build/boards/{board.name}-{spec.name}{'-accel' if args.accel_only else ''}")
     if args.accel_only:
         report = flow.build_accel(pipe, board, out, log=log)
@@ -171,6 +181,8 @@ def cmd_build(args):
         from .platforms.soc_build import build_soc_bitstream
         report = build_soc_bitstream(pipe, board, out, log=log)
     report["fps_at_fmax"] = report["fmax_mhz"] * 1e6 / pipe.bound_cycles if report.get("fmax_mhz") else None
+    report["bits"] = dict(w=bench["w_bits"], a=bench["a_bits"])
+    report["accuracy"] = accuracy
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     r = report["resources"]
@@ -180,7 +192,7 @@ def cmd_build(args):
 
 
 def add_model_args(p):
-    p.add_argument("--bits", type=int, default=8, help="weight and activation bits (2..8)")
+    p.add_argument("--bits", type=int, help="weight and activation bits (2..8; default 8, or the board's)")
     p.add_argument("--w-bits", type=int, help="weight bits (overrides --bits)")
     p.add_argument("--a-bits", type=int, help="activation bits (overrides --bits)")
     p.add_argument("--fold", action="append", metavar="LAYER=PE,SIMD", help="fix one layer's parallelism")

@@ -20,7 +20,7 @@ from .arith import (IntType, MULT_BITS, MAX_ACC_BITS, check_bits, signed_bits_fo
 
 # Pipeline depths of the generators (registers between sink and source, excluding waits
 # for data). The block tests check measured timing against these.
-MAC_DEPTH = 7
+MAC_DEPTH = 8
 POOL_DEPTH = {"max": 2, "avg": 4, "global_avg": 3}
 ADD_DEPTH = 2
 REQUANT_DEPTH = 2

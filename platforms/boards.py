@@ -2,6 +2,8 @@
 
 ``max_multipliers`` is the per-board speed/cost choice: the compiler picks the fastest balanced
 pipeline whose multiplier lanes fit it (each 8x8 product lane becomes a DSP tile or ~60 LUTs).
+``w_bits``/``a_bits`` are the board's default precision (cost/accuracy choice; the build report
+gives the accuracy it keeps); ``--bits``, ``--w-bits``, ``--a-bits`` override them.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ class Board:
     litex_boards: Optional[str] = None   # litex_boards platform module, for SoC builds
     notes: str = ""
     platform_kwargs: tuple = ()          # extra litex-boards Platform arguments
+    w_bits: int = 8                      # default weight / activation bits of `lepton-hdl build`
+    a_bits: int = 8
 
 
 BOARDS = {
@@ -37,7 +41,9 @@ BOARDS = {
     "icebreaker": Board(
         "icebreaker", "ice40", "up5k", "sg48", None, 12.0, 24.0,
         dict(LUT=5280, FF=5280, BRAM=30, DSP=8), 8, "icebreaker",
-        "iCEBreaker (iCE40UP5K-SG48), 12 MHz oscillator"),
+        "iCEBreaker (iCE40UP5K-SG48), 12 MHz oscillator. Digits at 8 bits needs ~6,100 LCs "
+        "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.1% test accuracy (float 96.9%)",
+        w_bits=6, a_bits=5),
 }
 
 

@@ -62,13 +62,17 @@ class AccelHarness(Module):
         ]
 
 
-# Measured: digits at a 64-multiplier budget on ECP5 (Yosys 0.70, synth_ecp5 -nodsp) used
-# 22,227 LUT4s where lepton_hdl.resources estimates 2,590 LUTs + 50 multipliers (5,590 with 60
-# LUTs a multiplier): the estimate misses the requant multipliers' width and the ROM/mux logic.
-# Folded designs are worse still (digits fully folded: 26,697 iCE40 LCs against an estimate of
-# 1,878): this check refuses what is certainly too big; nextpnr's own utilisation is the final
-# word, and an overfull device is reported as a FitError with its figures.
-LUT_CALIBRATION = 4.0
+# LUTs (iCE40: logic cells) per estimated LUT, measured with Yosys 0.70 / nextpnr on digits:
+#   iCE40UP5K, synth_ice40 -dsp, budget 8: w6/a5 4,064 LCs for an estimate of 1,310 (3.10x),
+#   w6/a6 4,621 / 1,492 (3.10x), w8/a8 6,078 / 1,878 (3.24x);
+#   ECP5-25F, synth_ecp5 -nodsp, budget 24, w8/a8: 10,366 LUT4s for 2,046 + 19 multipliers x 60
+#   (3.25x).
+# The estimate counts datapath bits; the factor covers control, carry chains, muxes and the
+# packing of flip-flops (a register without a LUT in front still takes a logic cell).
+LUT_CALIBRATION = {"ice40": 3.25, "ecp5": 3.3}
+# nextpnr-ice40 fails to place the UP5K above about 85% (measured: w6/a6 digits, 87%, does not
+# place with either placer; w6/a5, 77%, places and routes).
+MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
 
 
 def check_fit(pipeline, board: Board):
@@ -77,18 +81,20 @@ def check_fit(pipeline, board: Board):
     est = total(n.params for n in pipeline.graph.nodes if n.params is not None)
     dsp = board.available["DSP"] if board.family == "ice40" else 0   # ECP5 flow uses no DSPs
     lut_mults = max(0, est["mult"] - dsp)
-    luts = int(LUT_CALIBRATION * (est["lut"] + lut_mults * 60))
+    luts = int(LUT_CALIBRATION[board.family] * (est["lut"] + lut_mults * 60))
+    limit = int(MAX_UTILISATION[board.family] * board.available["LUT"])
     bram_bits = {"ecp5": 18432, "ice40": 4096}[board.family] * board.available["BRAM"]
     problems = []
-    if luts > board.available["LUT"]:
+    if luts > limit:
         problems.append(f"~{luts} LUTs (estimate, {est['mult']} multipliers of which {lut_mults} in LUTs) "
-                        f"> {board.available['LUT']}")
+                        f"> {limit} ({100 * MAX_UTILISATION[board.family]:.0f}% of {board.available['LUT']}, "
+                        f"the most that places)")
     if est["mem_bits"] > bram_bits:
         problems.append(f"{est['mem_bits']} memory bits > {bram_bits} of block RAM")
     if problems:
         raise FitError(f"model does not fit {board.name}: " + "; ".join(problems) +
-                       ". Fold it more (--max-multipliers, --target-cycles), use fewer bits (--bits), "
-                       "or a larger board.")
+                       ". Fold it more (--max-multipliers, --target-cycles), use fewer bits (--bits, "
+                       "--a-bits), or a larger board.")
     return dict(est, lut_with_mults=luts)
 
 

@@ -6,7 +6,8 @@ import pytest
 
 import lepton_hdl
 from lepton_hdl.errors import FitError
-from lepton_hdl.examples import digits, zoo
+from lepton_hdl.examples import zoo
+from lepton_hdl.models import load
 from lepton_hdl.platforms import boards, flow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,3 +42,36 @@ def test_accel_only_ecp5_build():
     assert r["resources"]["LUT"]["used"] > 200 and r["resources"]["FF"]["used"] > 200
     assert r["resources"]["LUT"]["available"] == 24288
     assert r["fmax_mhz"] and r["fmax_mhz"] > 10 and r["target_mhz"] == 100
+
+
+def test_icebreaker_fit_check_on_digits():
+    """Digits at 8 bits is refused for the UP5K before synthesis (measured: 6,078 LCs, 115%);
+    at the board's default w6/a5 the estimate fits (measured: 4,064 LCs)."""
+    spec = load("digits")
+    board = boards.get("icebreaker")
+    p8 = lepton_hdl.compile(spec.model, spec.samples, bits=8, max_multipliers=board.max_multipliers)
+    with pytest.raises(FitError, match="does not fit icebreaker.*--a-bits"):
+        flow.check_fit(p8, board)
+    p = lepton_hdl.compile(spec.model, spec.samples, w_bits=board.w_bits, a_bits=board.a_bits,
+                           max_multipliers=board.max_multipliers)
+    est = flow.check_fit(p, board)
+    assert est["lut_with_mults"] <= board.available["LUT"] and est["mult"] <= board.available["DSP"]
+
+
+@pytest.mark.toolchain
+@pytest.mark.slow
+def test_accel_only_icebreaker_digits_build():
+    """The digits accelerator on the iCEBreaker (iCE40UP5K) at the board's default precision:
+    Yosys (SB_MAC16 DSPs, EBR line buffers and weight ROMs), nextpnr-ice40, icepack."""
+    for name in ("yosys", "nextpnr-ice40", "icepack"):
+        flow.tool(name)
+    from lepton_hdl.cli import main
+    out = ROOT / "build" / "test-boards" / "icebreaker-digits-accel"
+    assert main(["build", "--board", "icebreaker", "--model", "digits", "--accel-only", "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["board"] == "icebreaker" and Path(r["bitstream"]).stat().st_size > 50000
+    assert r["bits"] == {"w": 6, "a": 5} and r["accuracy"]["golden"] > 0.9
+    res = r["resources"]
+    assert 1000 < res["LUT"]["used"] <= res["LUT"]["available"] == 5280
+    assert res["BRAM"]["used"] > 4 and 0 < res["DSP"]["used"] <= 8
+    assert r["fmax_mhz"] and r["fmax_mhz"] > 5 and r["target_mhz"] == 24

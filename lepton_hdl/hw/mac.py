@@ -57,7 +57,7 @@ class MACArray(Module):
     step multiplies ``simd`` window elements by ``simd`` weights in each of ``pe`` lanes.
     With ``serial`` (a kernel covering the whole padded frame: a linear layer) it consumes
     pixels instead and collects the frame in its operand register, one frame at a time.
-    Pipeline (all stages stall together on ``ce``): issue -> operands/ROM -> products ->
+    Pipeline (all stages stall together on ``ce``): issue -> operands/ROM -> register -> products ->
     adder tree -> accumulate -> requant multiply -> round/clamp into the output pixel.
     """
 
@@ -154,14 +154,24 @@ class MACArray(Module):
             cases["default"] = w1r.eq(0)
             self.sync += If(ce, Case(step, cases))
             self.comb += w1.eq(w1r)
-        wts = unpack(self, w1, PE * SIMD, wt, name="wt")
+
+        # Stage 1b: operands and weights registered once more, so a block-RAM ROM's output
+        # (several ns clock-to-out on ECP5) never feeds a multiplier in the same cycle.
+        v1b, first1b, last1b = Signal(), Signal(), Signal()
+        nf1b = Signal(max=max(NF, 2))
+        x1b = [[Signal((it.bits, it.signed), name=f"x1b_{l}_{k}", reset_less=True) for k in range(SIMD)]
+               for l in range(PE)]
+        w1b = Signal(len(w1), reset_less=True)
+        self.sync += If(ce, v1b.eq(v1), first1b.eq(first1), last1b.eq(last1), nf1b.eq(nf1), w1b.eq(w1),
+                        *[x1b[l][k].eq(x1[l][k]) for l in range(PE) for k in range(SIMD)])
+        wts = unpack(self, w1b, PE * SIMD, wt, name="wt")
 
         # Stage 2: products.
         v2, first2, last2 = Signal(), Signal(), Signal()
         nf2 = Signal(max=max(NF, 2))
         prods = [[Signal((prod_bits, True), name=f"p_{l}_{k}", reset_less=True) for k in range(SIMD)] for l in range(PE)]
-        self.sync += If(ce, v2.eq(v1), first2.eq(first1), last2.eq(last1), nf2.eq(nf1),
-                        *[prods[l][k].eq(x1[l][k] * wts[l * SIMD + k]) for l in range(PE) for k in range(SIMD)])
+        self.sync += If(ce, v2.eq(v1b), first2.eq(first1b), last2.eq(last1b), nf2.eq(nf1b),
+                        *[prods[l][k].eq(x1b[l][k] * wts[l * SIMD + k]) for l in range(PE) for k in range(SIMD)])
 
         # Stage 3: adder tree.
         v3, first3, last3 = Signal(), Signal(), Signal()

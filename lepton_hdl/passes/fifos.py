@@ -59,7 +59,11 @@ def size_fifos(g: Graph) -> Graph:
         # arrives: its row FIFO would only cost memory
         if isinstance(n.params, (Conv2dParams, PoolParams)) and 2 * n.params.cycles > bound:
             attrs = dict(n.attrs)
-            attrs["in_fifo"] = max(2, n.params.in_shape[1])
+            # a layer that collects whole frames (linear) takes no input while it computes: a
+            # frame of FIFO keeps its producer running meanwhile; others get one input row
+            Hp, Wp, _ = n.params.padded_shape
+            whole = isinstance(n.params, Conv2dParams) and n.params.collects_frame
+            attrs["in_fifo"] = max(2, Hp * Wp if whole else n.params.in_shape[1])
             nodes[n.name] = n.with_(attrs=attrs)
     for n in g.nodes:
         if not isinstance(n.params, AddParams):
