@@ -34,8 +34,9 @@ def main():
             print(f"  {board} {kind} ...", file=sys.stderr, flush=True)
             run(["build", "--board", board, "--model", "digits", "--out", str(out), *extra])
             rows.append((board, kind, json.loads((out / "report.json").read_text())))
-    print("| board | build | LUT | FF | BRAM | DSP | Fmax (MHz) | target (MHz) | cycles/frame | frames/s at Fmax | build (s) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| board | build | bits | accuracy | LUT | FF | BRAM | DSP | Fmax (MHz) | target (MHz) | cycles/frame "
+          "| frames/s at Fmax | build (s) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for board, kind, r in rows:
         res = r["resources"]
 
@@ -43,7 +44,9 @@ def main():
             v = res.get(k)
             return f"{v['used']}/{v['available']}" if v else "-"
         fps = f"{r['fps_at_fmax']:,.0f}" if r.get("fps_at_fmax") else "-"
-        print(f"| {board} | {kind} | {f('LUT')} | {f('FF')} | {f('BRAM')} | {f('DSP')} | "
+        bits = f"w{r['bits']['w']}/a{r['bits']['a']}" if r.get("bits") else "-"
+        acc = f"{100 * r['accuracy']['golden']:.2f}%" if r.get("accuracy") else "-"
+        print(f"| {board} | {kind} | {bits} | {acc} | {f('LUT')} | {f('FF')} | {f('BRAM')} | {f('DSP')} | "
               f"{r['fmax_mhz']:.1f} | {r['target_mhz']:g} | {r['cycles_per_frame']} | {fps} | {r['build_s']:.0f} |")
     return 0
 
