@@ -30,7 +30,7 @@ def in_types(p):
     return [p.a_type, p.b_type] if isinstance(p, AddParams) else [p.in_type]
 
 
-def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, model=None, requant="halves"):
+def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, model=None, requant="halves", skid=True):
     """``frames``: list of inputs (a tuple ``(a, b)`` per frame for an add). Returns the
     decoded outputs and the raw ``StreamResult``."""
     n_px = p.out_shape[0] * p.out_shape[1]
@@ -41,7 +41,7 @@ def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, m
         for s, x, t in zip(streams, fr, types):
             s += pack_frame(x, t)
     if sim == "migen":
-        dut = block_for(p, requant)
+        dut = block_for(p, requant, skid)
         sinks = [dut.sink_a, dut.sink_b] if isinstance(p, AddParams) else [dut.sink]
         res = run_stream_migen(dut, dict(zip(sinks, streams)), n_px * len(frames), seed=seed,
                                valid_prob=valid_prob, ready_prob=ready_prob)

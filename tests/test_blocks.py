@@ -56,13 +56,14 @@ def test_conv_extremes(weights, mode):
     (8, 8, 2, "max", "max"), (8, 8, 2, "max", "min"), (8, 8, 16, "max", "max"), (8, 8, 16, "random", "random"),
     (2, 2, 2, "random", "random"), (4, 8, 3, "max", "min")])
 def test_conv_requant_dsp16(in_bits, w_bits, cin, weights, mode):
-    """The iCE40 requant split (16 low accumulator bits x M in one 16x16 product, the high bits
-    as shift-adds) against the golden model, accumulators from a few bits to over 20."""
+    """The iCE40 options: requant split (16 low accumulator bits x M in one 16x16 product, the
+    high bits as shift-adds) and no skid buffer, against the golden model, accumulators from a
+    few bits to over 20."""
     rng = np.random.default_rng(in_bits * 100 + cin)
     p = make_conv(rng, (4, 4, cin), cout=4, k=3, padding=1, pe=2, simd=cin, in_bits=in_bits, w_bits=w_bits,
                   weights=weights)
     frames = [rand_input(rng, p.in_shape, p.in_type, m) for m in (mode, "random", "max", "min")]
-    check_frames(p, frames, seed=3, valid_prob=0.8, ready_prob=0.8, requant="dsp16")
+    check_frames(p, frames, seed=3, valid_prob=0.8, ready_prob=0.8, requant="dsp16", skid=False)
 
 
 @pytest.mark.parametrize("groups,cout,pe,simd", [(2, 4, 2, 3), (4, 4, 1, 9), (4, 8, 4, 3), (4, 4, 4, 1)])

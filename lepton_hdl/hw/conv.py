@@ -17,7 +17,7 @@ class Conv2d(Module):
     needs neither a window generator nor a flatten buffer.
     """
 
-    def __init__(self, p: Conv2dParams, requant: str = "halves"):
+    def __init__(self, p: Conv2dParams, requant: str = "halves", skid: bool = True):
         self.params = p
         self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, 0)
         if p.collects_frame:
@@ -26,7 +26,12 @@ class Conv2d(Module):
         else:
             self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
             self.submodules.mac = mac = MACArray(p, requant)
-            self.submodules.pipeline = pipe = stream.Pipeline(pad, win, mac)
+            stages = [pad, win, mac]
+            if skid:
+                # the MAC's stall would otherwise reach the window's next read address
+                self.submodules.skid = cut = stream.PipeReady(win.source.description)
+                stages = [pad, win, cut, mac]
+            self.submodules.pipeline = pipe = stream.Pipeline(*stages)
         self.sink, self.source = pipe.sink, pipe.source
 
 

@@ -34,7 +34,7 @@ class LoweredPipeline(Module):
     """The whole model as one streaming circuit: ``sink`` takes input pixels, ``source``
     gives output pixels (a flat output is one beat of all features)."""
 
-    def __init__(self, g, requant: str = "halves"):
+    def __init__(self, g, requant: str = "halves", skid: bool = True):
         inp = g.input
         self.sink = endpoint(inp.shape[2], inp.qtype.type)
         out = g[g.output]
@@ -62,7 +62,7 @@ class LoweredPipeline(Module):
             elif n.params is None:                  # flatten
                 publish(n.name, take(n.inputs[0]))
             else:
-                blk = block_for(n.params, requant)
+                blk = block_for(n.params, requant, skid)
                 setattr(self.submodules, _ident(n.name), blk)
                 self.blocks[n.name] = blk
                 sinks = [blk.sink_a, blk.sink_b] if isinstance(n.params, AddParams) else [blk.sink]
@@ -72,6 +72,13 @@ class LoweredPipeline(Module):
                     setattr(self.submodules, "fifo_" + _ident(n.name), fifo)
                     self.comb += fifo.source.connect(sinks[0])
                     sinks = [fifo.sink] + sinks[1:]
+                elif skid and not isinstance(n.params, AddParams):
+                    # no FIFO: a skid buffer still registers ready, so no combinational ready
+                    # path runs through several blocks (it was the critical path on ECP5)
+                    skid = stream.PipeReady(sinks[0].description)
+                    setattr(self.submodules, "skid_" + _ident(n.name), skid)
+                    self.comb += skid.source.connect(sinks[0])
+                    sinks = [skid.sink]
                 for src, snk in zip(n.inputs, sinks):
                     self.comb += take(src).connect(snk)
                 publish(n.name, blk.source)
