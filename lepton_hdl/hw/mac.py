@@ -184,7 +184,14 @@ class MACArray(Module):
         v4 = Signal()
         nf4 = Signal(max=max(NF, 2))
         acc = [Signal((acc_bits, True), name=f"acc_{l}", reset_less=True) for l in range(PE)]
-        bias = [const_table(self, [p.bias[n * PE + l] for n in range(NF)], nf3, f"bias{l}") for l in range(PE)]
+        # per-fold constants are looked up a stage early and registered (a table in front of
+        # an adder or multiplier was the critical path)
+        bias = []
+        for l in range(PE):
+            t = const_table(self, [p.bias[n * PE + l] for n in range(NF)], nf2, f"bias{l}_t")
+            b = Signal((len(t), True), name=f"bias{l}", reset_less=True)
+            self.sync += If(ce, b.eq(t))
+            bias.append(b)
         self.sync += If(ce, v4.eq(v3 & last3), nf4.eq(nf3))
         for l in range(PE):
             self.sync += If(ce & v3,
@@ -201,8 +208,8 @@ class MACArray(Module):
         mults = p.requant.channel_mult(cout)
         mul = [Signal((mbits, True), name=f"m_{l}", reset_less=True) for l in range(PE)]
         for l in range(PE):
-            m = Signal(MULT_BITS, name=f"mult{l}_w")          # unsigned: M >= 0
-            self.comb += m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], nf4, f"mult{l}"))
+            m = Signal(MULT_BITS, name=f"mult{l}_w", reset_less=True)   # unsigned: M >= 0
+            self.sync += If(ce, m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], nf3, f"mult{l}")))
             if requant == "halves":
                 half = MULT_BITS // 2
                 p_lo = Signal((acc_bits + half + 1, True), name=f"mlo_{l}", reset_less=True)
