@@ -87,12 +87,14 @@ class MACArray(Module):
         opr_valid = Signal()
         step, nf, sf = Signal(max=max(steps, 2)), Signal(max=max(NF, 2)), Signal(max=max(SF, 2))
         issue = Signal()
-        last_step = Signal()
+        last_step = Signal(reset=int(steps == 1))
         self.comb += [
             issue.eq(ce & opr_valid),
-            last_step.eq(step == steps - 1),
             self.sink.ready.eq(~opr_valid | (issue & last_step)),
         ]
+        # last_step is a register (a compare of the step counter in front of the operand
+        # register's load enable, which fans out to every operand bit, was the critical path)
+        self.sync += If(issue, last_step.eq((step == steps - 2) if steps > 1 else 1))
         self.sync += If(issue,
             If(last_step, step.eq(0), nf.eq(0), sf.eq(0)).Else(
                 step.eq(step + 1),
