@@ -113,15 +113,13 @@ class Pipeline:
         return self._out([floatref.execute(self.float_graph, xi) for xi in xs])
 
     # -- hardware ------------------------------------------------------------------------
-    def freeze(self, requant: str = "halves", skid: bool = True):
-        """The whole model as one Migen module (weights frozen into ROMs). ``requant``: how the
-        MAC arrays split their requant multiply: ``"halves"`` (LUT multipliers, short paths:
-        ECP5) or ``"dsp16"`` (one unsigned 16x16 product per lane: iCE40 SB_MAC16). ``skid``:
-        ready-cutting buffers between blocks without a FIFO and inside convolutions (Fmax, at
-        the cost of a pixel / a window of registers each). ``platforms.flow.FAMILY_OPTIONS`` has the choice
-        per FPGA family; the results are bit-identical either way."""
+    def freeze(self, opts=None):
+        """The whole model as one Migen module (weights frozen into ROMs). ``opts``: a
+        ``hw.options.HwOptions`` (logic / DSP / Fmax trade-offs, bit-identical results), by
+        default the ECP5 and simulator choice; ``hw.options.FAMILY`` has one per FPGA family."""
         from .hw.lower import LoweredPipeline
-        return LoweredPipeline(self.graph, requant, skid)
+        from .hw.options import HwOptions
+        return LoweredPipeline(self.graph, opts or HwOptions())
 
     def to_verilog(self, path) -> Path:
         """Write the pipeline as Verilog (module ``lepton_pipeline``)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from migen import Cat, Module, Signal
 
 from lepton_hdl.errors import FitError, ToolMissing
+from lepton_hdl.hw.options import FAMILY
 
 from .boards import Board
 
@@ -75,11 +76,6 @@ LUT_CALIBRATION = {"ice40": 3.25, "ecp5": 3.3}
 MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
 
 
-# Generation options per FPGA family (see Pipeline.freeze): ECP5 has logic to spare and wants
-# Fmax (LUT multipliers in short halves, skid buffers); the UP5K has 5,280 cells and 8 SB_MAC16s
-# and runs at ~25 MHz, where the ready chains are not critical (measured: 26.1 MHz without the
-# skid buffers, 27.2 MHz with them at +407 LCs).
-FAMILY_OPTIONS = {"ecp5": dict(requant="halves", skid=True), "ice40": dict(requant="dsp16", skid=False)}
 
 
 def check_fit(pipeline, board: Board):
@@ -178,7 +174,7 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     logfile = out_dir / "build.log"
     logfile.write_text("")
     est = check_fit(pipeline, board)
-    top = AccelHarness(pipeline.freeze(**FAMILY_OPTIONS[board.family]))
+    top = AccelHarness(pipeline.freeze(FAMILY[board.family]))
     ios = {top.in_valid, top.out_ready, top.out_bit, top.out_valid}
     to_verilog(top, ios, name="top").write(str(out_dir / "top.v"))
     t0 = time.perf_counter()

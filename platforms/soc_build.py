@@ -58,6 +58,12 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
     if board.family == "ecp5":
         kw["toolchain"] = "trellis"
     platform = plat_mod.Platform(**kw)
+    if board.family == "ecp5" and 2 * est["mult"] + 4 > board.available["DSP"]:
+        # the accelerator's products and two-part requant multiplies (plus VexRiscv's 4 tiles)
+        # would overflow the MULT18X18Ds: every multiply in LUTs, as in the accel-only flow
+        platform.toolchain._synth_opts += " -nodsp"
+        log(f"[build] {board.name}: {board.available['DSP']} DSP tiles are too few for this accelerator: "
+            "Yosys -nodsp (multipliers in LUTs)")
     sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
     import logging
     logging.disable(logging.INFO)

@@ -6,6 +6,7 @@ from lepton_hdl.sim.verilator import to_verilog as _to_verilog
 
 from lepton_hdl import golden
 from lepton_hdl.hw import block_for
+from lepton_hdl.hw.options import HwOptions
 from lepton_hdl.params import AddParams
 from lepton_hdl.sim.frames import pack_frame, unpack_frame
 from lepton_hdl.sim.migen_sim import run_stream_migen
@@ -30,7 +31,7 @@ def in_types(p):
     return [p.a_type, p.b_type] if isinstance(p, AddParams) else [p.in_type]
 
 
-def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, model=None, requant="halves", skid=True):
+def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, model=None, opts=None):
     """``frames``: list of inputs (a tuple ``(a, b)`` per frame for an add). Returns the
     decoded outputs and the raw ``StreamResult``."""
     n_px = p.out_shape[0] * p.out_shape[1]
@@ -41,7 +42,7 @@ def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, m
         for s, x, t in zip(streams, fr, types):
             s += pack_frame(x, t)
     if sim == "migen":
-        dut = block_for(p, requant, skid)
+        dut = block_for(p, opts or HwOptions())
         sinks = [dut.sink_a, dut.sink_b] if isinstance(p, AddParams) else [dut.sink]
         res = run_stream_migen(dut, dict(zip(sinks, streams)), n_px * len(frames), seed=seed,
                                valid_prob=valid_prob, ready_prob=ready_prob)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from blockcheck import check_frames, run_frames, to_verilog
+from lepton_hdl.hw.options import FAMILY
 from conftest import make_add, make_conv, make_pool, rand_input
 
 STALLS = [(1.0, 1.0), (0.6, 0.5)]
@@ -26,11 +27,12 @@ def test_conv_kernel_stride_padding(k, stride, padding, vp, rp):
     to_verilog(p)
 
 
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
 @pytest.mark.parametrize("pe,simd", [(1, 1), (4, 1), (1, 18), (2, 6), (4, 18)])
-def test_conv_folding(pe, simd):
+def test_conv_folding(pe, simd, family):
     rng = np.random.default_rng(pe * 100 + simd)
     p = make_conv(rng, (4, 4, 2), cout=4, k=3, padding=1, pe=pe, simd=simd)
-    check_frames(p, frames_for(p, rng), seed=pe + simd, valid_prob=0.7, ready_prob=0.7)
+    check_frames(p, frames_for(p, rng), seed=pe + simd, valid_prob=0.7, ready_prob=0.7, opts=FAMILY[family])
 
 
 @pytest.mark.parametrize("in_bits,w_bits,out_bits,in_signed,act", [
@@ -55,15 +57,15 @@ def test_conv_extremes(weights, mode):
 @pytest.mark.parametrize("in_bits,w_bits,cin,weights,mode", [
     (8, 8, 2, "max", "max"), (8, 8, 2, "max", "min"), (8, 8, 16, "max", "max"), (8, 8, 16, "random", "random"),
     (2, 2, 2, "random", "random"), (4, 8, 3, "max", "min")])
-def test_conv_requant_dsp16(in_bits, w_bits, cin, weights, mode):
-    """The iCE40 options: requant split (16 low accumulator bits x M in one 16x16 product, the
-    high bits as shift-adds) and no skid buffer, against the golden model, accumulators from a
-    few bits to over 20."""
+def test_conv_ice40_options(in_bits, w_bits, cin, weights, mode):
+    """The iCE40 options (requant as 16 low accumulator bits x M in one 16x16 product plus
+    shift-adds for the high bits, no skid buffers, rotating operands) against the golden model,
+    accumulators from a few bits to over 20."""
     rng = np.random.default_rng(in_bits * 100 + cin)
     p = make_conv(rng, (4, 4, cin), cout=4, k=3, padding=1, pe=2, simd=cin, in_bits=in_bits, w_bits=w_bits,
                   weights=weights)
     frames = [rand_input(rng, p.in_shape, p.in_type, m) for m in (mode, "random", "max", "min")]
-    check_frames(p, frames, seed=3, valid_prob=0.8, ready_prob=0.8, requant="dsp16", skid=False)
+    check_frames(p, frames, seed=3, valid_prob=0.8, ready_prob=0.8, opts=FAMILY["ice40"])
 
 
 @pytest.mark.parametrize("groups,cout,pe,simd", [(2, 4, 2, 3), (4, 4, 1, 9), (4, 8, 4, 3), (4, 4, 4, 1)])

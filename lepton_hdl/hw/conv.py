@@ -6,6 +6,7 @@ from litex.soc.interconnect import stream
 
 from ..params import Conv2dParams
 from .mac import MACArray
+from .options import HwOptions
 from .window import Pad, SlidingWindow
 
 
@@ -17,17 +18,17 @@ class Conv2d(Module):
     needs neither a window generator nor a flatten buffer.
     """
 
-    def __init__(self, p: Conv2dParams, requant: str = "halves", skid: bool = True):
+    def __init__(self, p: Conv2dParams, opts: HwOptions = HwOptions()):
         self.params = p
         self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, 0)
         if p.collects_frame:
-            self.submodules.mac = mac = MACArray(p, requant, serial=True)
+            self.submodules.mac = mac = MACArray(p, opts, serial=True)
             self.submodules.pipeline = pipe = stream.Pipeline(pad, mac)
         else:
             self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
-            self.submodules.mac = mac = MACArray(p, requant)
+            self.submodules.mac = mac = MACArray(p, opts)
             stages = [pad, win, mac]
-            if skid:
+            if opts.skid:
                 # the MAC's stall would otherwise reach the window's next read address
                 self.submodules.skid = cut = stream.PipeReady(win.source.description)
                 stages = [pad, win, cut, mac]

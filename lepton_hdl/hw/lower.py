@@ -11,6 +11,7 @@ from litex.soc.interconnect import stream
 from ..params import AddParams
 from . import block_for
 from .common import endpoint
+from .options import HwOptions
 
 
 class Broadcast(Module):
@@ -34,7 +35,7 @@ class LoweredPipeline(Module):
     """The whole model as one streaming circuit: ``sink`` takes input pixels, ``source``
     gives output pixels (a flat output is one beat of all features)."""
 
-    def __init__(self, g, requant: str = "halves", skid: bool = True):
+    def __init__(self, g, opts: HwOptions = HwOptions()):
         inp = g.input
         self.sink = endpoint(inp.shape[2], inp.qtype.type)
         out = g[g.output]
@@ -62,7 +63,7 @@ class LoweredPipeline(Module):
             elif n.params is None:                  # flatten
                 publish(n.name, take(n.inputs[0]))
             else:
-                blk = block_for(n.params, requant, skid)
+                blk = block_for(n.params, opts)
                 setattr(self.submodules, _ident(n.name), blk)
                 self.blocks[n.name] = blk
                 sinks = [blk.sink_a, blk.sink_b] if isinstance(n.params, AddParams) else [blk.sink]
@@ -72,7 +73,7 @@ class LoweredPipeline(Module):
                     setattr(self.submodules, "fifo_" + _ident(n.name), fifo)
                     self.comb += fifo.source.connect(sinks[0])
                     sinks = [fifo.sink] + sinks[1:]
-                elif skid and not isinstance(n.params, AddParams):
+                elif opts.skid and not isinstance(n.params, AddParams):
                     # no FIFO: a skid buffer still registers ready, so no combinational ready
                     # path runs through several blocks (it was the critical path on ECP5)
                     skid = stream.PipeReady(sinks[0].description)

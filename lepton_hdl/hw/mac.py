@@ -6,6 +6,7 @@ from migen import Case, Cat, If, Memory, Module, Mux, READ_FIRST, Signal
 from ..arith import IntType, MULT_BITS
 from ..params import MAC_DEPTH, Conv2dParams
 from .common import PixelCounter, adder_tree, const_table, endpoint, pack, round_clamp, unpack
+from .options import HwOptions
 
 
 # A weight ROM of at least this many words is a block-RAM memory; shorter ones are logic.
@@ -61,7 +62,7 @@ class MACArray(Module):
     adder tree -> accumulate -> requant multiply -> round/clamp into the output pixel.
     """
 
-    def __init__(self, p: Conv2dParams, requant: str = "halves", serial: bool = False):
+    def __init__(self, p: Conv2dParams, opts: HwOptions = HwOptions(), serial: bool = False):
         kh, kw = p.kernel
         C = p.in_shape[2]
         Ho, Wo, cout = p.out_shape
@@ -76,7 +77,8 @@ class MACArray(Module):
         acc_bits = p.acc_bits
         prod_bits = it.bits + p.w_bits + 1
         wt = IntType(p.w_bits, True)
-        rotate = p.groups == 1 and SF > 1
+        rotate = opts.rotate and p.groups == 1 and SF > 1
+        requant = opts.requant
 
         ce = Signal()
         out_valid = Signal()
