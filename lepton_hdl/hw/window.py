@@ -114,18 +114,18 @@ class SlidingWindow(Module):
         def slot_base(b, r):
             return ((r + (b - r) % K) % RS // K) * Wp
         rdata = []
+        sync_ports = []
         for b in range(K):
             mem = Memory(pw, max(RB * Wp, 2), name=f"ring{b}")
             wport = mem.get_port(write_capable=True)
             self.specials += mem, wport
             self.comb += [wport.adr.eq(wbase + wx), wport.dat_w.eq(self.sink.data),
                           wport.we.eq(write & (wbank == b))]
-            base = Signal(max=max(RS * Wp, 2), name=f"base{b}")
             if sync_read:
                 rport = mem.get_port(mode=READ_FIRST)
-                self.comb += base.eq(_table([slot_base(b, r) for r in range(RS)], rslot_n)), \
-                    rport.adr.eq(base + cx_n)
+                sync_ports.append((b, rport))
             else:
+                base = Signal(max=max(RS * Wp, 2), name=f"base{b}")
                 rport = mem.get_port(async_read=True)
                 self.comb += base.eq(_table([slot_base(b, r) for r in range(RS)], rslot)), \
                     rport.adr.eq(base + cx)
@@ -161,6 +161,19 @@ class SlidingWindow(Module):
         waiting = Signal()                 # last window of a row taken; rows not all written yet
         self.comb += releasing.eq((row_done | waiting) & (held >= rel_n))
         self.comb += If(releasing, rel.eq(rel_n))
+        # Synchronous read address = the next state's (slot base + column), from registers
+        # only: the current address (a register copy), it plus one, or the base the next
+        # release moves to (a table of the current slot), chosen by releasing / shift.
+        for b, rport in sync_ports:
+            aw = len(rport.adr)
+            cur = Signal(aw, name=f"adr{b}_cur", reset=slot_base(b, 0))
+            after = Signal(aw, name=f"adr{b}_rel")
+            self.comb += [
+                after.eq(Mux(oy == Ho - 1, _table([slot_base(b, (r + tail) % RS) for r in range(RS)], rslot),
+                             _table([slot_base(b, (r + sh) % RS) for r in range(RS)], rslot))),
+                If(releasing, rport.adr.eq(after)).Elif(shift, rport.adr.eq(cur + 1)).Else(rport.adr.eq(cur)),
+            ]
+            self.sync += cur.eq(rport.adr)
         self.comb += [
             If(releasing, cx_n.eq(0)).Elif(shift, cx_n.eq(cx + 1)).Else(cx_n.eq(cx)),
             If(releasing, If(nslot >= RS, rslot_n.eq(nslot - RS)).Else(rslot_n.eq(nslot))
