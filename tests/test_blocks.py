@@ -151,3 +151,14 @@ def test_rounding_ties(shift):
     check_frames(p, frames_for(p, rng, 2), seed=1)
     q = PoolParams((4, 4, 2), IntType(8), "avg", 2, requant=Requant((1,), 2, IntType(8)))
     check_frames(q, frames_for(q, rng, 2), seed=1)
+
+
+@pytest.mark.parametrize("kind,k,stride,padding,shape", [
+    ("max", 3, 1, 0, (3, 3, 2)), ("avg", 3, 1, 1, (1, 1, 3)), ("max", (2, 3), 1, 0, (2, 3, 2))])
+def test_pool_whole_frame(kind, k, stride, padding, shape):
+    """A pool whose kernel covers the whole padded frame (stride != kernel): the frame
+    collector path, under stalls, frames back to back."""
+    rng = np.random.default_rng(len(shape) + padding)
+    p = make_pool(rng, shape, kind, k, stride, padding)
+    assert p.collects_frame and not p.row_accumulate
+    check_frames(p, frames_for(p, rng, 3, ("random", "max", "min")), seed=2, valid_prob=0.7, ready_prob=0.6)
