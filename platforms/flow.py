@@ -123,6 +123,12 @@ def _run(cmd, cwd, log, label, logfile):
         log(f"[build] {label} done in {time.perf_counter() - t0:.0f} s")
 
 
+def _count_cells(netlist: Path, cell_type: str) -> int:
+    """Cells of one type in a Yosys JSON netlist."""
+    mods = json.loads(Path(netlist).read_text())["modules"]
+    return sum(1 for m in mods.values() for c in m.get("cells", {}).values() if c.get("type") == cell_type)
+
+
 def _pct(line: str) -> float:
     try:
         return float(line.rsplit(None, 1)[-1].rstrip("%"))
@@ -183,6 +189,15 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     synth = "synth_ecp5 -nodsp" if board.family == "ecp5" else "synth_ice40 -dsp"
     _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
          out_dir, log, f"Yosys {synth.split()[0]}", logfile)
+    dsp_cells = _count_cells(out_dir / "top.json", "SB_MAC16")
+    if board.family == "ice40" and dsp_cells > board.available["DSP"]:
+        # Yosys maps every multiply it can to SB_MAC16 (constant ones too: pool and add
+        # requants) with no limit; too many would only fail in placement. All in LUTs instead.
+        log(f"[build] Yosys inferred {dsp_cells} SB_MAC16 > {board.available['DSP']} on the device: "
+            "synthesizing again with every multiplier in logic cells")
+        synth = "synth_ice40"
+        _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
+             out_dir, log, "Yosys synth_ice40 (no DSP)", logfile)
     if board.family == "ecp5":
         pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
                                       "--json", "top.json", "--textcfg", "top.config", "--freq", str(board.target_mhz),
