@@ -107,6 +107,18 @@ def _log(log, msg):
         log(msg)
 
 
+def _generator_sources() -> list:
+    """Every source whose change changes the simulated SoC: the SoC's own generators, the
+    pipeline's gateware generators, the C generator and the firmware."""
+    import lepton_hdl
+    from lepton_hdl import firmware as fw_pkg, hw as hw_pkg
+    pkg = Path(lepton_hdl.__file__).parent
+    files = list(Path(__file__).parent.glob("*.py")) + list(Path(hw_pkg.__file__).parent.glob("*.py"))
+    files += [pkg / "codegen_c.py", pkg / "arith.py", pkg / "params.py"]
+    files += [p for p in Path(fw_pkg.__path__[0]).iterdir() if p.suffix in (".c", ".h", ".ld") or p.name == "Makefile"]
+    return sorted(set(files))
+
+
 class SimRun:
     """Builds (cached by content) and runs the simulated SoC for one compiled pipeline."""
 
@@ -124,7 +136,8 @@ class SimRun:
                 key.update(n.params.bias.tobytes())
                 key.update(repr(n.params.requant).encode())
         key.update(f"{self.ram_size}".encode())
-        for src in sorted(Path(__file__).parent.glob("*.py")):   # the SoC's own generators
+        for src in _generator_sources():
+            key.update(src.name.encode())
             key.update(src.read_bytes())
         self.dir = Path(build_root).resolve() / f"{pipeline.name}-{key.hexdigest()[:12]}"
         self.gateware = self.dir / "gateware"
