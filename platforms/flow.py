@@ -94,6 +94,13 @@ def check_fit(pipeline, board: Board):
                         f"the most that places)")
     if est["mem_bits"] > bram_bits:
         problems.append(f"{est['mem_bits']} memory bits > {bram_bits} of block RAM")
+    from lepton_hdl.params import Conv2dParams
+    from lepton_hdl.resources import estimate
+    fixed = sum(estimate(n.params)["mult"] for n in pipeline.graph.nodes
+                if n.params is not None and not isinstance(n.params, Conv2dParams))
+    if problems and fixed > board.max_multipliers // 2:
+        problems.append(f"{fixed} of the {est['mult']} multipliers are per-channel requant multipliers of "
+                        "average pools, residual adds or standalone requants, which folding does not reduce")
     if problems:
         raise FitError(f"model does not fit {board.name}: " + "; ".join(problems) +
                        ". Fold it more (--max-multipliers, --target-cycles), use fewer bits (--bits, "
