@@ -130,10 +130,11 @@ def _run(cmd, cwd, log, label, logfile):
         log(f"[build] {label} done in {time.perf_counter() - t0:.0f} s")
 
 
-def _count_cells(netlist: Path, cell_type: str) -> int:
-    """Cells of one type in a Yosys JSON netlist."""
+def _count_cells(netlist: Path, cell_type: str, prefix: bool = False) -> int:
+    """Cells of one type (or, with ``prefix``, of every type starting so) in a Yosys JSON netlist."""
     mods = json.loads(Path(netlist).read_text())["modules"]
-    return sum(1 for m in mods.values() for c in m.get("cells", {}).values() if c.get("type") == cell_type)
+    return sum(1 for m in mods.values() for c in m.get("cells", {}).values()
+               if (c.get("type", "").startswith(cell_type) if prefix else c.get("type") == cell_type))
 
 
 def _pct(line: str) -> float:
@@ -223,6 +224,10 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     _run(pnr, out_dir, log, f"nextpnr-{board.family} (place and route at {board.target_mhz:g} MHz)", logfile)
     _run(pack, out_dir, log, "bitstream", logfile)
     rep = parse_nextpnr_report(out_dir / "report_pnr.json", board)
+    if board.family == "ice40":
+        # nextpnr counts iCE40 logic cells (LUT + FF pairs); the flip-flops are in the netlist
+        ffs = _count_cells(out_dir / "top.json", "SB_DFF", prefix=True)
+        rep["resources"]["FF"] = dict(used=ffs, available=board.available["FF"])
     report = dict(board=board.name, kind="accel-only", model=pipeline.name, device=board.device,
                   package=board.package, target_mhz=board.target_mhz, fmax_mhz=rep["fmax_mhz"],
                   resources=rep["resources"], critical_path=rep["critical_path"], estimate=est,

@@ -74,4 +74,5 @@ def test_accel_only_icebreaker_digits_build():
     res = r["resources"]
     assert 1000 < res["LUT"]["used"] <= res["LUT"]["available"] == 5280
     assert res["BRAM"]["used"] > 4 and 0 < res["DSP"]["used"] <= 8
+    assert 500 < res["FF"]["used"] < res["LUT"]["used"]          # flip-flops, counted in the netlist
     assert r["fmax_mhz"] and r["fmax_mhz"] > 5 and r["target_mhz"] == 24
