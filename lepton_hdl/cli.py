@@ -40,6 +40,12 @@ def compile_model(args):
     return spec, pipe, time.perf_counter() - t0
 
 
+def top1(outputs, labels) -> float:
+    """Fraction of rows of ``outputs`` (any trailing shape) whose argmax is the label."""
+    outputs = np.asarray(outputs)
+    return float(np.mean(outputs.reshape(len(outputs), -1).argmax(1) == labels))
+
+
 def float_predictions(spec):
     import torch
     with torch.no_grad():
@@ -68,8 +74,8 @@ def cmd_compile(args):
     bench = pipe.bench(args.clock_mhz)
     acc = {"float": None, "golden": None}
     if spec.y_eval is not None:
-        acc["float"] = float((float_predictions(spec).argmax(1) == spec.y_eval).mean())
-        acc["golden"] = float((gold.reshape(len(gold), -1).argmax(1) == spec.y_eval).mean())
+        acc["float"] = top1(float_predictions(spec), spec.y_eval)
+        acc["golden"] = top1(gold, spec.y_eval)
     report = dict(model=spec.name, bits=dict(w=bench["w_bits"], a=bench["a_bits"]),
                   layers=[{k: r[k] for k in ("name", "op", "in_shape", "out_shape", "macs", "pe", "simd", "cycles",
                                              "mult", "lut", "mem_bits")} for r in bench["layers"]],
@@ -93,7 +99,7 @@ def cmd_compile(args):
         report["first_frame_latency_cycles"] = info["first_frame_cycles"]
         report["verilator_build_s"] = round(info["build_s"], 2)
         if spec.y_eval is not None:
-            acc["rtl"] = float((y.reshape(len(y), -1).argmax(1) == spec.y_eval).mean())
+            acc["rtl"] = top1(y, spec.y_eval)
         log(f"[verify] rtl_mismatches={mism} over {y.size} elements; cycles/frame measured "
             f"{info['cycles_per_frame']} vs bound {bench['bound_cycles']}")
     if acc["float"] is not None:
@@ -127,7 +133,7 @@ def cmd_soc(args):
     v = parse_verdict(text)
     golden_acc = None
     if y is not None:
-        golden_acc = float((pipe.golden(x).reshape(len(x), -1).argmax(1) == y).mean())
+        golden_acc = top1(pipe.golden(x), y)
     ok = v is not None and "mismatches" in v and v["mismatches"] == 0 and v.get("images") == len(x)
     report = dict(model=spec.name, board="sim", images=len(x), ok=ok, wall_s=round(wall, 1),
                   total_s=round(time.perf_counter() - t0, 1))
@@ -168,9 +174,8 @@ def cmd_build(args):
     bench = pipe.bench()
     accuracy = None
     if spec.y_eval is not None:
-        golden = float(np.mean(pipe.golden(spec.x_eval).reshape(len(spec.y_eval), -1).argmax(1) == spec.y_eval))
-        flt = float(np.mean(float_predictions(spec).reshape(len(spec.y_eval), -1).argmax(1) == spec.y_eval))
-        accuracy = dict(float=round(flt, 4), golden=round(golden, 4), images=len(spec.y_eval))
+        accuracy = dict(float=round(top1(float_predictions(spec), spec.y_eval), 4),
+                        golden=round(top1(pipe.golden(spec.x_eval), spec.y_eval), 4), images=len(spec.y_eval))
     log(f"[compile] {spec.name} for {board.name}: w{bench['w_bits']}/a{bench['a_bits']}, {pipe.bound_cycles} "
         f"cycles/frame, {bench['resources']['mult']} multipliers (board budget {args.max_multipliers})"
         + (f", accuracy {100 * accuracy['golden']:.2f}% (float {100 * accuracy['float']:.2f}%)" if accuracy else ""))

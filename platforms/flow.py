@@ -194,18 +194,18 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     t0 = time.perf_counter()
     # 8-bit products are cheaper in LUTs than in 18x18 DSP tiles, and a requant product
     # (accumulator x 16-bit multiplier) would take several tiles: no DSP inference on ECP5.
-    synth = "synth_ecp5 -nodsp" if board.family == "ecp5" else "synth_ice40 -dsp"
-    _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
-         out_dir, log, f"Yosys {synth.split()[0]}", logfile)
+    def synthesize(synth, label):
+        _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
+             out_dir, log, label, logfile)
+    synthesize("synth_ecp5 -nodsp" if board.family == "ecp5" else "synth_ice40 -dsp",
+               f"Yosys synth_{board.family}")
     dsp_cells = _count_cells(out_dir / "top.json", "SB_MAC16")
     if board.family == "ice40" and dsp_cells > board.available["DSP"]:
         # Yosys maps every multiply it can to SB_MAC16 (constant ones too: pool and add
         # requants) with no limit; too many would only fail in placement. All in LUTs instead.
         log(f"[build] Yosys inferred {dsp_cells} SB_MAC16 > {board.available['DSP']} on the device: "
             "synthesizing again with every multiplier in logic cells")
-        synth = "synth_ice40"
-        _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
-             out_dir, log, "Yosys synth_ice40 (no DSP)", logfile)
+        synthesize("synth_ice40", "Yosys synth_ice40 (no DSP)")
     if board.family == "ecp5":
         pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
                                       "--json", "top.json", "--textcfg", "top.config", "--freq", str(board.target_mhz),

@@ -222,7 +222,7 @@ class MACArray(Module):
                 self.comb += m_lo.eq(m[:half]), m_hi.eq(m[half:])
                 self.sync += If(ce, p_lo.eq(acc[l] * m_lo), p_hi.eq(acc[l] * m_hi),
                                 mul[l].eq((p_hi << half) + p_lo))
-            elif requant == "dsp16":
+            else:                                             # "dsp16" (HwOptions validates)
                 xb = max(acc_bits, 17)
                 ax = Signal((xb, True), name=f"ax_{l}")
                 self.comb += ax.eq(acc[l])
@@ -236,8 +236,6 @@ class MACArray(Module):
                 pos = adder_tree(terms) if terms else 0
                 self.sync += If(ce, p_lo.eq(a_lo * m), p_hi.eq(pos - neg),
                                 mul[l].eq((p_hi << 16) + p_lo))
-            else:
-                raise ValueError(f"requant={requant!r}: expected 'halves' or 'dsp16'")
         self.sync += If(ce, v5a.eq(v4), nf5a.eq(nf4), v5.eq(v5a), nf5.eq(nf5a))
 
         # Stage 6: round, shift, clamp into the output pixel.

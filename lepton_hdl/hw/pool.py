@@ -46,13 +46,18 @@ class WindowReduce(Module):
             v1 = Signal()
             self.sync += If(ce, v1.eq(valid), *[sums[c].eq(adder_tree(per_ch[c])) for c in range(C)])
             out, valid = _requant_stages(self, ce, sums, sb, v1, p)
-        self.submodules.count = count = PixelCounter(Ho * Wo, self.source.valid & self.source.ready)
-        self.comb += [
-            self.source.valid.eq(valid),
-            self.source.data.eq(pack(out, ot.bits)),
-            self.source.first.eq(count.first),
-            self.source.last.eq(count.last),
-        ]
+        _drive_source(self, out, valid, Ho * Wo, ot)
+
+
+def _drive_source(m, out, valid, n_px: int, ot):
+    """The source of an ``n_px``-pixel frame: ``out`` elements packed, first/last counted."""
+    m.submodules.count = count = PixelCounter(n_px, m.source.valid & m.source.ready)
+    m.comb += [
+        m.source.valid.eq(valid),
+        m.source.data.eq(pack(out, ot.bits)),
+        m.source.first.eq(count.first),
+        m.source.last.eq(count.last),
+    ]
 
 
 def _requant_stages(m, ce, values, value_bits, valid, p):
@@ -127,13 +132,7 @@ class RowPool(Module):
             out, valid = res, v1
         else:
             out, valid = _requant_stages(self, ce, res, ab, v1, p)
-        self.submodules.count = count = PixelCounter(Ho * Wo, self.source.valid & self.source.ready)
-        self.comb += [
-            self.source.valid.eq(valid),
-            self.source.data.eq(pack(out, ot.bits)),
-            self.source.first.eq(count.first),
-            self.source.last.eq(count.last),
-        ]
+        _drive_source(self, out, valid, Ho * Wo, ot)
 
 
 class GlobalAvgPool(Module):
