@@ -23,3 +23,8 @@ class FitError(LeptonError):
 
 class ToolMissing(RuntimeError):
     """An external tool (Verilator, RISC-V GCC, Yosys, nextpnr) is not installed."""
+
+
+class InvariantError(LeptonError):
+    """An internal guarantee was broken (a derived bound exceeded, a graph malformed): a bug in
+    lepton_hdl or an edited parameter object, never silently ignored."""

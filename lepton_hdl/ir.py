@@ -17,10 +17,6 @@ import numpy as np
 
 from .arith import IntType
 
-OPS = ("input", "conv2d", "linear", "batchnorm", "act", "maxpool", "avgpool", "global_avgpool",
-       "flatten", "add")
-
-
 @dataclass(frozen=True)
 class QTensor:
     """Quantization of one tensor: real value = integer * ``scale``."""
@@ -40,8 +36,17 @@ def frozen_attrs(d: Mapping) -> Mapping:
 
 @dataclass(frozen=True, eq=False)
 class Node:
+    """One op application: ``op`` (a registered ``lepton_hdl.ops.Op``) on the streams of
+    ``inputs`` (node names), producing a stream of ``shape`` ``(H, W, C)``.
+
+    ``attrs``: the op's float attributes (read-only; weights, kernel, a fused ``clamp``, FIFO
+    depths chosen by ``passes.size_fifos``). ``target``: the module path or fx name it came from,
+    for messages. ``qtype``/``params``: set by quantization (the output's scale and integer type;
+    the frozen parameter object the op's golden, hardware and C code take). Immutable: passes
+    build new nodes with ``with_``.
+    """
     name: str
-    op: str
+    op: Any
     inputs: tuple
     shape: tuple
     attrs: Mapping = field(default_factory=lambda: MappingProxyType({}))
@@ -51,25 +56,33 @@ class Node:
     params: Any = None
 
     def __post_init__(self):
-        if self.op not in OPS:
-            raise ValueError(f"unknown IR op {self.op!r}")
+        from .ops.base import Op
+        if not isinstance(self.op, Op):
+            raise TypeError(f"node {self.name}: op must be a registered lepton_hdl.ops.Op, got {self.op!r}")
         if not isinstance(self.attrs, MappingProxyType):
             object.__setattr__(self, "attrs", frozen_attrs(self.attrs))
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
 
     def with_(self, **kw) -> "Node":
+        """A copy with the given fields replaced."""
         if "attrs" in kw:
             kw["attrs"] = frozen_attrs(kw["attrs"])
         return replace(self, **kw)
 
     @property
     def label(self) -> str:
+        """How messages and reports name the node: its module path, else its fx name."""
         return self.target or self.name
 
 
 @dataclass(frozen=True, eq=False)
 class Graph:
+    """An immutable, topologically ordered graph of ``Node``: one input node, one ``output``.
+
+    ``meta`` carries graph-wide facts (model name, bit widths, the parallelism target). Every
+    pass takes a graph and returns a new one (``with_nodes``, ``replace``, ``remove``).
+    """
     nodes: tuple
     output: str
     meta: Mapping = field(default_factory=lambda: MappingProxyType({}))
@@ -98,12 +111,15 @@ class Graph:
 
     @property
     def input(self) -> Node:
-        return next(n for n in self.nodes if n.op == "input")
+        """The graph's input node (the op with no inputs)."""
+        return next(n for n in self.nodes if n.op.arity == 0)
 
     def consumers(self, name: str) -> list:
+        """Nodes reading the stream of ``name``."""
         return [n for n in self.nodes if name in n.inputs]
 
     def with_nodes(self, nodes, output: Optional[str] = None, **meta) -> "Graph":
+        """A graph of ``nodes`` (same output unless given), ``meta`` updated."""
         m = dict(self.meta)
         m.update(meta)
         return Graph(tuple(nodes), output or self.output, m)
@@ -119,6 +135,7 @@ class Graph:
         return self.with_nodes(nodes, src if self.output == name else self.output)
 
     def replace(self, node: Node) -> "Graph":
+        """The graph with the node of ``node.name`` replaced by ``node``."""
         return self.with_nodes([node if n.name == node.name else n for n in self.nodes])
 
     @property
@@ -126,11 +143,13 @@ class Graph:
         return all(n.qtype is not None for n in self.nodes)
 
     def compute_nodes(self) -> list:
+        """Nodes that become hardware blocks (they carry parameters)."""
         return [n for n in self.nodes if n.params is not None]
 
     def summary(self) -> str:
+        """One line per node: name, op, shape, inputs, quantization."""
         rows = []
         for n in self.nodes:
             q = f" {n.qtype.type}@{n.qtype.scale:.4g}" if n.qtype else ""
-            rows.append(f"{n.name:24s} {n.op:14s} {str(n.shape):14s} <- {', '.join(n.inputs)}{q}")
+            rows.append(f"{n.name:24s} {n.op.name:14s} {str(n.shape):14s} <- {', '.join(n.inputs)}{q}")
         return "\n".join(rows)

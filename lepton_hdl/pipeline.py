@@ -22,8 +22,7 @@ import numpy as np
 
 from . import golden as _golden
 from .ir import Graph
-from .params import Conv2dParams
-from .resources import estimate, total
+from .resources import total
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -169,11 +168,12 @@ class Pipeline:
             p = n.params
             if p is None:
                 continue
-            conv = isinstance(p, Conv2dParams)
-            e = estimate(p)
-            rows.append(LayerRow(n.label, p.op if conv else n.op, tuple(getattr(p, "in_shape", getattr(p, "shape", ()))),
-                                 tuple(p.out_shape), p.macs if conv else 0, p.pe if conv else None,
-                                 p.simd if conv else None, p.cycles, e["mult"], e["lut"], e["mem_bits"]))
+            op = n.op
+            e = op.estimate(p)
+            fold = op.folding(p) or {}
+            rows.append(LayerRow(n.label, op.name, tuple(op.in_specs(p)[0][0]), tuple(op.out_spec(p)[0]),
+                                 op.macs(p), fold.get("pe"), fold.get("simd"), op.cycles(p), e["mult"], e["lut"],
+                                 e["mem_bits"]))
         return rows
 
     @property
@@ -189,7 +189,7 @@ class Pipeline:
     def bench(self, clock_mhz: float = 100.0) -> dict:
         """Per-layer table and the pipeline's figures (analytic; ``simulate`` measures)."""
         rows = self.layers()
-        res = total(n.params for n in self.graph.nodes if n.params is not None)
+        res = total(self.graph)
         macs = sum(r.macs for r in rows)
         lanes = sum(r.pe * r.simd for r in rows if r.pe)
         bound = self.bound_cycles

@@ -81,7 +81,7 @@ MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
 def check_fit(pipeline, board: Board):
     """Refuse a model whose estimate cannot fit the board, before any synthesis."""
     from lepton_hdl.resources import total
-    est = total(n.params for n in pipeline.graph.nodes if n.params is not None)
+    est = total(pipeline.graph)
     dsp = board.available["DSP"] if board.family == "ice40" else 0   # ECP5 flow uses no DSPs
     lut_mults = max(0, est["mult"] - dsp)
     luts = int(LUT_CALIBRATION[board.family] * (est["lut"] + lut_mults * 60))
@@ -94,10 +94,8 @@ def check_fit(pipeline, board: Board):
                         f"the most that places)")
     if est["mem_bits"] > bram_bits:
         problems.append(f"{est['mem_bits']} memory bits > {bram_bits} of block RAM")
-    from lepton_hdl.params import Conv2dParams
-    from lepton_hdl.resources import estimate
-    fixed = sum(estimate(n.params)["mult"] for n in pipeline.graph.nodes
-                if n.params is not None and not isinstance(n.params, Conv2dParams))
+    fixed = sum(n.op.estimate(n.params)["mult"] for n in pipeline.graph.nodes
+                if n.params is not None and n.op.folding(n.params) is None)
     if problems and fixed > board.max_multipliers // 2:
         problems.append(f"{fixed} of the {est['mult']} multipliers are per-channel requant multipliers of "
                         "average pools, residual adds or standalone requants, which folding does not reduce")

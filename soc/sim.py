@@ -20,6 +20,8 @@ from litex.soc.integration.builder import Builder
 from litex.soc.integration.common import get_mem_data
 from litex.soc.integration.soc_core import SoCCore
 
+from lepton_hdl.ops import params_digest
+
 from .integration import add_lepton
 
 _io = [
@@ -36,7 +38,7 @@ MAIN_RAM_BASE = 0x40000000
 
 def main_ram_size_for(pipeline, images: int) -> int:
     """Firmware code + weights + images + buffers, rounded up to a power of two."""
-    w = sum(n.params.weight.size for n in pipeline.graph.nodes if hasattr(n.params, "weight"))
+    w = sum(n.op.estimate(n.params)["mem_bits"] for n in pipeline.graph.nodes if n.params is not None) // 8
     act = sum(n.shape[0] * n.shape[1] * n.shape[2] for n in pipeline.graph.nodes)
     inp = pipeline.input_node.shape
     need = 96 * 1024 + w * 2 + act * 2 + images * (inp[0] * inp[1] * inp[2] * 3 + 256)
@@ -111,10 +113,11 @@ def _generator_sources() -> list:
     """Every source whose change changes the simulated SoC: the SoC's own generators, the
     pipeline's gateware generators, the C generator and the firmware."""
     import lepton_hdl
-    from lepton_hdl import firmware as fw_pkg, hw as hw_pkg
+    from lepton_hdl import firmware as fw_pkg
     pkg = Path(lepton_hdl.__file__).parent
-    files = list(Path(__file__).parent.glob("*.py")) + list(Path(hw_pkg.__file__).parent.glob("*.py"))
-    files += [pkg / "codegen_c.py", pkg / "arith.py", pkg / "params.py"]
+    files = list(Path(__file__).parent.glob("*.py")) + list((pkg / "hw").glob("*.py"))
+    files += list((pkg / "ops").glob("*.py"))
+    files += [pkg / "codegen_c.py", pkg / "csrc.py", pkg / "arith.py", pkg / "params.py"]
     files += [p for p in Path(fw_pkg.__path__[0]).iterdir() if p.suffix in (".c", ".h", ".ld") or p.name == "Makefile"]
     return sorted(set(files))
 
@@ -130,11 +133,10 @@ class SimRun:
         self.ram_size = main_ram_size_for(pipeline, images)
         key = hashlib.sha256()
         key.update(pipeline.graph.summary().encode())
-        for n in pipeline.graph.nodes:
-            if hasattr(n.params, "weight"):
-                key.update(n.params.weight.tobytes())
-                key.update(n.params.bias.tobytes())
-                key.update(repr(n.params.requant).encode())
+        for n in pipeline.graph.nodes:       # every parameter, folding and FIFO depth
+            if n.params is not None:
+                key.update(params_digest(n.params))
+            key.update(repr(sorted((k, v) for k, v in n.attrs.items() if k.endswith("fifo") or k.endswith("fifos"))).encode())
         key.update(f"{self.ram_size}".encode())
         for src in _generator_sources():
             key.update(src.name.encode())

@@ -5,9 +5,8 @@ import numpy as np
 from lepton_hdl.sim.verilator import to_verilog as _to_verilog
 
 from lepton_hdl import golden
-from lepton_hdl.hw import block_for
 from lepton_hdl.hw.options import HwOptions
-from lepton_hdl.params import AddParams
+from lepton_hdl.ops import sinks_of
 from lepton_hdl.sim.frames import pack_frame, unpack_frame
 from lepton_hdl.sim.migen_sim import run_stream_migen
 
@@ -23,18 +22,19 @@ def assert_equal(got: np.ndarray, want: np.ndarray, what=""):
                              f"got {g} ({g & 0xffffffff:#x}) want {w} ({w & 0xffffffff:#x})")
 
 
-def in_shape(p):
-    return p.shape if isinstance(p, AddParams) else p.in_shape
-
-
 def in_types(p):
-    return [p.a_type, p.b_type] if isinstance(p, AddParams) else [p.in_type]
+    return [t for _, t in p.op.in_specs(p)]
+
+
+def block(p, opts=None):
+    """The block of parameter object ``p`` (its op's generator)."""
+    return p.op.hardware(p, opts or HwOptions())
 
 
 def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, model=None, opts=None):
     """``frames``: list of inputs (a tuple ``(a, b)`` per frame for an add). Returns the
     decoded outputs and the raw ``StreamResult``."""
-    n_px = p.out_shape[0] * p.out_shape[1]
+    n_px = p.op.out_spec(p)[0][0] * p.op.out_spec(p)[0][1]
     types = in_types(p)
     streams = [[] for _ in types]
     for fr in frames:
@@ -42,14 +42,15 @@ def run_frames(p, frames, sim="migen", seed=0, valid_prob=1.0, ready_prob=1.0, m
         for s, x, t in zip(streams, fr, types):
             s += pack_frame(x, t)
     if sim == "migen":
-        dut = block_for(p, opts or HwOptions())
-        sinks = [dut.sink_a, dut.sink_b] if isinstance(p, AddParams) else [dut.sink]
+        dut = block(p, opts)
+        sinks = sinks_of(dut)
         res = run_stream_migen(dut, dict(zip(sinks, streams)), n_px * len(frames), seed=seed,
                                valid_prob=valid_prob, ready_prob=ready_prob)
     else:
         res = model.run(streams, n_px * len(frames), seed=seed, valid_prob=valid_prob,
                         ready_prob=ready_prob)
-    outs = [unpack_frame(res.beats[i * n_px:(i + 1) * n_px], p.out_shape, p.out_type)
+    out_shape, out_type = p.op.out_spec(p)
+    outs = [unpack_frame(res.beats[i * n_px:(i + 1) * n_px], out_shape, out_type)
             for i in range(len(frames))]
     return outs, res
 
@@ -58,14 +59,14 @@ def check_frames(p, frames, **kw):
     outs, res = run_frames(p, frames, **kw)
     for i, (fr, out) in enumerate(zip(frames, outs)):
         fr = fr if isinstance(fr, tuple) else (fr,)
-        want = golden.run(fr[0], p, fr[1] if len(fr) > 1 else None)
+        want = golden.run(p, *fr)
         assert_equal(out, want, f"{p.name} frame {i}")
     return res
 
 
 def to_verilog(p) -> str:
-    dut = block_for(p)
-    sinks = [dut.sink_a, dut.sink_b] if isinstance(p, AddParams) else [dut.sink]
+    dut = block(p)
+    sinks = sinks_of(dut)
     ios = set()
     for ep in sinks + [dut.source]:
         ios |= {ep.valid, ep.ready, ep.first, ep.last, ep.data}

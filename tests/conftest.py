@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from lepton_hdl.arith import IntType, quantize_multipliers, weight_range
-from lepton_hdl.params import AddParams, Conv2dParams, PoolParams, Requant, RequantParams, linear_params
+from lepton_hdl.ops import AddParams, Conv2dParams, PoolParams, RequantParams, linear_params
+from lepton_hdl.params import Requant
 
 
 def requant_for(acc_bound, out: IntType, rng, channels=1, act="none", spread=0.3):
@@ -58,11 +59,11 @@ def make_pool(rng, in_shape=(6, 6, 3), kind="max", k=2, stride=None, padding=0, 
     return PoolParams(in_shape, it, kind, k, stride, padding, requant=rq)
 
 
-def make_add(rng, shape=(4, 4, 3), a_bits=8, b_bits=8, out_bits=8, relu=False, skip_depth=4):
+def make_add(rng, shape=(4, 4, 3), a_bits=8, b_bits=8, out_bits=8, relu=False):
     real = rng.uniform(0.3, 1.2, size=2)
     mult, shift = quantize_multipliers(real)
     return AddParams(shape, IntType(a_bits), IntType(b_bits), mult[0], mult[1], shift,
-                     IntType(out_bits), lo=0 if relu else None, skip_depth=skip_depth)
+                     IntType(out_bits), lo=0 if relu else None)
 
 
 def rand_input(rng, shape, typ: IntType, mode="random"):

@@ -80,7 +80,7 @@ def test_conv_grouped_depthwise(groups, cout, pe, simd):
 def test_linear(in_shape, pe, simd):
     rng = np.random.default_rng(sum(in_shape) + pe)
     p = make_conv(rng, in_shape, cout=10 if pe == 5 else 4, linear=True, pe=pe, simd=simd)
-    assert p.op == "linear" and p.kernel == in_shape[:2]
+    assert p.collects_frame and p.kernel == in_shape[:2]
     check_frames(p, frames_for(p, rng, 3), seed=3, valid_prob=0.6, ready_prob=0.6)
     to_verilog(p)
 
@@ -118,7 +118,8 @@ def test_residual_add(relu, a_bits, b_bits, vp, rp):
 
 def test_requant_block():
     from lepton_hdl.arith import IntType, quantize_multipliers
-    from lepton_hdl.params import Requant, RequantParams
+    from lepton_hdl.ops import RequantParams
+    from lepton_hdl.params import Requant
     rng = np.random.default_rng(0)
     mult, shift = quantize_multipliers(rng.uniform(0.1, 0.9, size=3))
     p = RequantParams((3, 3, 3), IntType(8), Requant(mult, shift, IntType(6, False), lo=0, hi=40))
@@ -145,7 +146,8 @@ def test_declared_cycles(make, kw):
 def test_rounding_ties(shift):
     """Multiplier 1 and a small shift make exact .5 ties common: round half up, in RTL too."""
     from lepton_hdl.arith import IntType
-    from lepton_hdl.params import PoolParams, Requant, RequantParams
+    from lepton_hdl.ops import PoolParams, RequantParams
+    from lepton_hdl.params import Requant
     rng = np.random.default_rng(shift)
     p = RequantParams((4, 4, 2), IntType(8), Requant((1, 3), shift, IntType(8)))
     check_frames(p, frames_for(p, rng, 2), seed=1)

@@ -4,10 +4,9 @@ declared figure."""
 import numpy as np
 import pytest
 
-from blockcheck import check_frames, run_frames
+from blockcheck import block, check_frames, run_frames
 from conftest import make_add, make_conv, make_pool, rand_input, require_tool
-from lepton_hdl.hw import block_for
-from lepton_hdl.params import AddParams
+from lepton_hdl.ops import sinks_of
 from lepton_hdl.sim.verilator import VerilatorModel
 
 pytestmark = pytest.mark.verilator
@@ -33,17 +32,15 @@ CASES = {
 
 def _frames(p, rng, n):
     modes = ["random", "max", "min", "random", "zero"]
-    if isinstance(p, AddParams):
-        return [(rand_input(rng, p.shape, p.a_type, modes[i % 5]),
-                 rand_input(rng, p.shape, p.b_type, modes[(i + 1) % 5])) for i in range(n)]
-    return [rand_input(rng, p.in_shape, p.in_type, modes[i % 5]) for i in range(n)]
+    specs = p.op.in_specs(p)
+    return [tuple(rand_input(rng, shape, t, modes[(i + k) % 5]) for k, (shape, t) in enumerate(specs))
+            for i in range(n)]
 
 
 def _model(p, name):
     require_tool("verilator")
-    dut = block_for(p)
-    sinks = [dut.sink_a, dut.sink_b] if isinstance(p, AddParams) else [dut.sink]
-    return VerilatorModel(dut, sinks=sinks, name=name)
+    dut = block(p)
+    return VerilatorModel(dut, sinks=sinks_of(dut), name=name)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

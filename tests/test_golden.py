@@ -8,7 +8,9 @@ import torch.nn.functional as F
 from conftest import make_add, make_conv, make_pool, rand_input
 from lepton_hdl import golden
 from lepton_hdl.arith import IntType, quantize_multipliers, requantize, round_shift
-from lepton_hdl.params import Conv2dParams, PoolParams, Requant, linear_params
+from lepton_hdl.ops import Conv2dParams, PoolParams, linear_params
+from lepton_hdl.ops.conv import conv_accumulate
+from lepton_hdl.params import Requant, apply_requant
 
 
 def _nchw(x):
@@ -23,7 +25,7 @@ def test_conv_accumulator_matches_torch(k, stride, padding, groups, cin, cout):
     rng = np.random.default_rng(cin * cout)
     p = make_conv(rng, (7, 6, cin), cout=cout, k=k, stride=stride, padding=padding, groups=groups)
     x = rand_input(rng, p.in_shape, p.in_type)
-    acc = golden.conv_accumulate(x, p)
+    acc = conv_accumulate(x, p)
     w = torch.from_numpy(p.weight.astype(np.float64).transpose(0, 3, 1, 2))
     ref = F.conv2d(_nchw(x), w, torch.from_numpy(p.bias.astype(np.float64)), stride=p.stride,
                    padding=p.padding, groups=groups)[0].numpy().transpose(1, 2, 0)
@@ -35,7 +37,7 @@ def test_linear_matches_matmul():
     p = make_conv(rng, (2, 3, 4), cout=5, linear=True)
     x = rand_input(rng, p.in_shape, p.in_type)
     acc = x.reshape(-1) @ p.weight.reshape(5, -1).T + p.bias
-    assert np.array_equal(golden.linear(x.reshape(-1), p), golden.apply_requant(acc[None, None], p.requant)[0, 0])
+    assert np.array_equal(golden.run(p, x).reshape(-1), apply_requant(acc[None, None], p.requant)[0, 0])
 
 
 @pytest.mark.parametrize("kind,k,stride,padding", [("max", 2, 2, 0), ("max", 3, 2, 1), ("avg", 2, 2, 0), ("avg", 3, 1, 1)])
@@ -45,18 +47,18 @@ def test_pool_matches_torch(kind, k, stride, padding):
     x = rand_input(rng, p.in_shape, p.in_type)
     if kind == "max":
         ref = F.max_pool2d(_nchw(x), k, stride, padding)[0].numpy().transpose(1, 2, 0)
-        assert np.array_equal(golden.pool(x, p), ref.astype(np.int64))
+        assert np.array_equal(golden.run(p, x), ref.astype(np.int64))
     else:
         sums = F.avg_pool2d(_nchw(x), k, stride, padding, count_include_pad=True) * (k * k)
-        ref = golden.apply_requant(sums[0].numpy().transpose(1, 2, 0).round().astype(np.int64), p.requant)
-        assert np.array_equal(golden.pool(x, p), ref)
+        ref = apply_requant(sums[0].numpy().transpose(1, 2, 0).round().astype(np.int64), p.requant)
+        assert np.array_equal(golden.run(p, x), ref)
 
 
 def test_global_avg_pool():
     rng = np.random.default_rng(2)
     p = make_pool(rng, (4, 5, 3), "global_avg", 1)
     x = rand_input(rng, p.in_shape, p.in_type)
-    assert np.array_equal(golden.pool(x, p)[0, 0], golden.apply_requant(x.sum(axis=(0, 1)), p.requant))
+    assert np.array_equal(golden.run(p, x)[0, 0], apply_requant(x.sum(axis=(0, 1)), p.requant))
 
 
 def test_round_half_up_and_saturation():
@@ -78,7 +80,7 @@ def test_accumulator_width_is_derived_and_sufficient():
     rng = np.random.default_rng(3)
     p = make_conv(rng, (4, 4, 8), cout=4, k=3, padding=1, weights="max")
     x = rand_input(rng, p.in_shape, p.in_type, "min")
-    acc = golden.conv_accumulate(x, p)
+    acc = conv_accumulate(x, p)
     lim = 1 << (p.acc_bits - 1)
     assert -lim <= acc.min() and acc.max() < lim
     assert p.acc_bound >= np.abs(acc).max()
@@ -91,7 +93,7 @@ def test_add_golden():
     p = make_add(rng, (2, 2, 3))
     a, b = rand_input(rng, p.shape, p.a_type), rand_input(rng, p.shape, p.b_type)
     want = np.clip((a * p.mult_a + b * p.mult_b + (1 << (p.shift - 1))) >> p.shift, p.lo, p.hi)
-    assert np.array_equal(golden.add(a, b, p), want)
+    assert np.array_equal(golden.run(p, a, b), want)
 
 
 def _conv(**kw):

@@ -2,34 +2,29 @@
 from __future__ import annotations
 
 from migen import If, Module, Signal
-from litex.soc.interconnect import stream
 
 from ..arith import MULT_BITS, signed_bits_for
-from ..params import AddParams, RequantParams
 from .common import PixelCounter, endpoint, pack, round_clamp, unpack
-from .pool import _requant_stages
+from .join import join
+from .pool import requant_stages
 
 
 class ResidualAdd(Module):
-    """``clamp((a * Ma + b * Mb + R) >> S)`` per element; ``sink_b`` (the skip) is buffered in a
-    FIFO of ``skip_depth`` pixels so the main path may lag behind it."""
+    """``clamp((a * Ma + b * Mb + R) >> S)`` per element, both inputs joined beat by beat
+    (the lowering buffers the shallower input path: ``passes.fifos``)."""
+    LATENCY = 2
 
-    def __init__(self, p: AddParams):
+    def __init__(self, p):
         H, W, C = p.shape
         self.sink_a = endpoint(C, p.a_type)
         self.sink_b = endpoint(C, p.b_type)
         self.source = endpoint(C, p.out)
-        self.sink = self.sink_a
+        self.sinks = [self.sink_a, self.sink_b]
         # # #
-        self.submodules.skip = skip = stream.SyncFIFO(self.sink_b.description, p.skip_depth, buffered=False)
-        self.comb += self.sink_b.connect(skip.sink)
-        b_src = skip.source
+        b_src = self.sink_b
         ce = Signal()
-        self.comb += [
-            ce.eq(self.source.ready | ~self.source.valid),
-            self.sink_a.ready.eq(ce & b_src.valid),
-            b_src.ready.eq(ce & self.sink_a.valid),
-        ]
+        self.comb += ce.eq(self.source.ready | ~self.source.valid)
+        valid = join(self, self.sinks, ce)
         a = unpack(self, self.sink_a.data, C, p.a_type, name="a")
         b = unpack(self, b_src.data, C, p.b_type, name="b")
         pa_bits = p.a_type.bits + MULT_BITS + 1
@@ -37,7 +32,7 @@ class ResidualAdd(Module):
         pa = [Signal((pa_bits, True), name=f"pa{c}") for c in range(C)]
         pb = [Signal((pb_bits, True), name=f"pb{c}") for c in range(C)]
         v1, v2 = Signal(), Signal()
-        self.sync += If(ce, v1.eq(self.sink_a.valid & b_src.valid),
+        self.sync += If(ce, v1.eq(valid),
                         *[pa[c].eq(a[c] * p.mult_a) for c in range(C)],
                         *[pb[c].eq(b[c] * p.mult_b) for c in range(C)])
         sbits = max(pa_bits, pb_bits) + 1
@@ -56,8 +51,9 @@ class ResidualAdd(Module):
 
 class RequantBlock(Module):
     """Per-channel requantization and activation clamp of a pixel stream."""
+    LATENCY = 2
 
-    def __init__(self, p: RequantParams):
+    def __init__(self, p):
         H, W, C = p.in_shape
         self.sink = endpoint(C, p.in_type)
         self.source = endpoint(C, p.out_type)
@@ -66,7 +62,7 @@ class RequantBlock(Module):
         self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce)]
         x = unpack(self, self.sink.data, C, p.in_type, name="x")
         vb = signed_bits_for(p.in_type.qmin, p.in_type.qmax)
-        out, valid = _requant_stages(self, ce, x, vb, self.sink.valid, p)
+        out, valid = requant_stages(self, ce, x, vb, self.sink.valid, p)
         self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
         self.comb += [
             self.source.valid.eq(valid),

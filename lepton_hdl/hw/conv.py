@@ -4,21 +4,20 @@ from __future__ import annotations
 from migen import Module
 from litex.soc.interconnect import stream
 
-from ..params import Conv2dParams
 from .mac import MACArray
 from .options import HwOptions
 from .window import Pad, SlidingWindow
 
 
 class Conv2d(Module):
-    """Streaming convolution for ``Conv2dParams`` (dense, grouped or depthwise).
+    """Streaming convolution for ``ops.conv.Conv2dParams`` (dense, grouped or depthwise).
 
     A linear layer (``linear_params``) is the same block with the kernel covering the whole
     input frame: the MAC array collects the frame's pixels in its operand register, so it
     needs neither a window generator nor a flatten buffer.
     """
 
-    def __init__(self, p: Conv2dParams, opts: HwOptions = HwOptions()):
+    def __init__(self, p, opts: HwOptions = HwOptions()):
         self.params = p
         self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, 0)
         if p.collects_frame:

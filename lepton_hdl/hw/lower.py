@@ -8,8 +8,7 @@ from operator import and_
 from migen import If, Module, Signal
 from litex.soc.interconnect import stream
 
-from ..params import AddParams
-from . import block_for
+from ..ops import sinks_of
 from .common import endpoint
 from .options import HwOptions
 
@@ -58,32 +57,41 @@ class LoweredPipeline(Module):
             return lanes[name].pop(0)
 
         for n in g.nodes:
-            if n.op == "input":
+            if n.op.arity == 0:
                 publish(n.name, self.sink)
-            elif n.params is None:                  # flatten
+            elif n.op.passthrough:                  # flatten
                 publish(n.name, take(n.inputs[0]))
             else:
-                blk = block_for(n.params, opts)
+                blk = n.op.hardware(n.params, opts)
                 setattr(self.submodules, _ident(n.name), blk)
                 self.blocks[n.name] = blk
-                sinks = [blk.sink_a, blk.sink_b] if isinstance(n.params, AddParams) else [blk.sink]
-                depth = n.attrs.get("in_fifo", 0)
-                if depth:
-                    fifo = stream.SyncFIFO(sinks[0].description, depth, buffered=True)
-                    setattr(self.submodules, "fifo_" + _ident(n.name), fifo)
-                    self.comb += fifo.source.connect(sinks[0])
-                    sinks = [fifo.sink] + sinks[1:]
-                elif opts.skid and not isinstance(n.params, AddParams):
-                    # no FIFO: a skid buffer still registers ready, so no combinational ready
-                    # path runs through several blocks (it was the critical path on ECP5)
-                    skid = stream.PipeReady(sinks[0].description)
-                    setattr(self.submodules, "skid_" + _ident(n.name), skid)
-                    self.comb += skid.source.connect(sinks[0])
-                    sinks = [skid.sink]
+                sinks = [self._input_buffer(n, k, snk, opts) for k, snk in enumerate(sinks_of(blk))]
                 for src, snk in zip(n.inputs, sinks):
                     self.comb += take(src).connect(snk)
                 publish(n.name, blk.source)
         self.comb += take(g.output).connect(self.source)
+
+
+    def _input_buffer(self, n, k: int, sink, opts):
+        """What sits in front of input ``k`` of node ``n``'s block: its row FIFO, its join
+        FIFO, or (single-input blocks without a FIFO) a skid buffer; returns the new sink."""
+        row = n.attrs.get("row_fifo", 0) if k == 0 else 0
+        join = n.attrs.get("join_fifos", ())
+        depth = join[k] if k < len(join) else 0
+        name = _ident(n.name) + (f"_{k}" if len(n.inputs) > 1 else "")
+        if row or depth:
+            fifo = stream.SyncFIFO(sink.description, row or depth, buffered=bool(row))
+            setattr(self.submodules, "fifo_" + name, fifo)
+            self.comb += fifo.source.connect(sink)
+            return fifo.sink
+        if opts.skid and len(n.inputs) == 1:
+            # no FIFO: a skid buffer still registers ready, so no combinational ready
+            # path runs through several blocks (it was the critical path on ECP5)
+            skid = stream.PipeReady(sink.description)
+            setattr(self.submodules, "skid_" + name, skid)
+            self.comb += skid.source.connect(sink)
+            return skid.sink
+        return sink
 
 
 def _ident(name: str) -> str:

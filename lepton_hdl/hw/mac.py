@@ -4,16 +4,15 @@ from __future__ import annotations
 from migen import Case, Cat, If, Memory, Module, Mux, READ_FIRST, Signal
 
 from ..arith import IntType, MULT_BITS
-from ..params import MAC_DEPTH, Conv2dParams
 from .common import PixelCounter, adder_tree, const_table, endpoint, pack, round_clamp, unpack
-from .options import HwOptions
+from .options import HwOptions, RequantSplit
 
 
 # A weight ROM of at least this many words is a block-RAM memory; shorter ones are logic.
 ROM_MIN_DEPTH = 16
 
 
-def lane_schedule(p: Conv2dParams):
+def lane_schedule(p):
     """For each lane, the window-element indices it reads at each step ``nf * sf_total + sf``.
 
     A window holds elements in ``(ky, kx, c)`` order; output channel ``o`` of group ``g``
@@ -36,7 +35,7 @@ def lane_schedule(p: Conv2dParams):
     return tables
 
 
-def weight_words(p: Conv2dParams):
+def weight_words(p):
     """ROM contents: one word per step, ``pe * simd`` weights, lane-major."""
     w = p.weight.reshape(p.out_channels, -1)
     words = []
@@ -61,8 +60,15 @@ class MACArray(Module):
     Pipeline (all stages stall together on ``ce``): issue -> operands/ROM -> register -> products ->
     adder tree -> accumulate -> requant multiply -> round/clamp into the output pixel.
     """
+    LATENCY = 8          # registers from the operand register to the output pixel
 
-    def __init__(self, p: Conv2dParams, opts: HwOptions = HwOptions(), serial: bool = False):
+    @staticmethod
+    def serial_cycles(frame_pixels: int, steps: int) -> int:
+        """Cycles per frame in ``serial`` mode: the frame's pixels shift in one a cycle, the last
+        one completes the operand register, then the steps run (the first overlaps it)."""
+        return frame_pixels + steps - 1
+
+    def __init__(self, p, opts: HwOptions = HwOptions(), serial: bool = False):
         kh, kw = p.kernel
         C = p.in_shape[2]
         Ho, Wo, cout = p.out_shape
@@ -214,7 +220,7 @@ class MACArray(Module):
         for l in range(PE):
             m = Signal(MULT_BITS, name=f"mult{l}_w", reset_less=True)   # unsigned: M >= 0
             self.sync += If(ce, m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], nf3, f"mult{l}")))
-            if requant == "halves":
+            if requant is RequantSplit.HALVES:
                 half = MULT_BITS // 2
                 p_lo = Signal((acc_bits + half + 1, True), name=f"mlo_{l}", reset_less=True)
                 p_hi = Signal((acc_bits + half + 1, True), name=f"mhi_{l}", reset_less=True)
@@ -222,7 +228,7 @@ class MACArray(Module):
                 self.comb += m_lo.eq(m[:half]), m_hi.eq(m[half:])
                 self.sync += If(ce, p_lo.eq(acc[l] * m_lo), p_hi.eq(acc[l] * m_hi),
                                 mul[l].eq((p_hi << half) + p_lo))
-            else:                                             # "dsp16" (HwOptions validates)
+            else:                                             # RequantSplit.DSP16
                 xb = max(acc_bits, 17)
                 ax = Signal((xb, True), name=f"ax_{l}")
                 self.comb += ax.eq(acc[l])
@@ -254,4 +260,4 @@ class MACArray(Module):
             self.source.first.eq(count.first),
             self.source.last.eq(count.last),
         ]
-        self.latency = MAC_DEPTH
+        self.latency = self.LATENCY

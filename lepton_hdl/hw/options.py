@@ -6,31 +6,60 @@ and Fmax. ``FAMILY`` holds the choice per family (used by ``lepton-hdl build``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+
+
+class Family(str, Enum):
+    """An FPGA family (or the simulator) the gateware is generated for."""
+    ECP5 = "ecp5"
+    ICE40 = "ice40"
+    SIM = "sim"
+
+
+class RequantSplit(str, Enum):
+    """How a MAC array splits its requant multiply (accumulator x 16-bit M).
+
+    ``HALVES``: acc x low and high byte of M (LUT multipliers, short paths). ``DSP16``: the low
+    16 accumulator bits x M as one unsigned 16x16 product (an iCE40 SB_MAC16) plus shift-adds
+    for the few high bits."""
+    HALVES = "halves"
+    DSP16 = "dsp16"
 
 
 @dataclass(frozen=True)
 class HwOptions:
-    """``requant``: how a MAC array splits its requant multiply (accumulator x 16-bit M):
-    ``"halves"``, acc x low and high byte of M (LUT multipliers, short paths), or ``"dsp16"``,
-    the low 16 accumulator bits x M as one unsigned 16x16 product (an iCE40 SB_MAC16) plus
-    shift-adds for the few high bits.
+    """``requant``: a ``RequantSplit``.
     ``skid``: ready-cutting buffers between blocks without an input FIFO and between a
     convolution's window generator and its MAC array (a pixel / a window of registers each;
     without them a stall reaches through several blocks in one cycle).
     ``rotate``: a folded MAC array rotates its operand register by ``simd`` elements a step
     instead of selecting them through a wide multiplexer (fewer iCE40 logic cells; on ECP5
     the rotate enable's fan-out to every operand bit limits Fmax)."""
-    requant: str = "halves"
+    requant: RequantSplit = RequantSplit.HALVES
     skid: bool = True
     rotate: bool = False
 
     def __post_init__(self):
-        if self.requant not in ("halves", "dsp16"):
-            raise ValueError(f"requant={self.requant!r}: expected 'halves' or 'dsp16'")
+        try:
+            object.__setattr__(self, "requant", RequantSplit(self.requant))
+        except ValueError:
+            raise ValueError(f"requant={self.requant!r}: expected one of "
+                             f"{', '.join(repr(r.value) for r in RequantSplit)}") from None
 
 
-FAMILY = {
-    "ecp5": HwOptions(),
-    "ice40": HwOptions(requant="dsp16", skid=False, rotate=True),
-    "sim": HwOptions(),
-}
+class _ByFamily(dict):
+    """``{Family: HwOptions}`` that also takes a family's name (``FAMILY["ice40"]``)."""
+
+    def __getitem__(self, family):
+        try:
+            return super().__getitem__(Family(family))
+        except ValueError:
+            raise KeyError(f"unknown FPGA family {family!r}; known: "
+                           f"{', '.join(f.value for f in Family)}") from None
+
+
+FAMILY = _ByFamily({
+    Family.ECP5: HwOptions(),
+    Family.ICE40: HwOptions(requant=RequantSplit.DSP16, skid=False, rotate=True),
+    Family.SIM: HwOptions(),
+})

@@ -5,9 +5,15 @@ from migen import Cat, If, Module, Mux, Signal
 from litex.soc.interconnect import stream
 
 from ..arith import MULT_BITS
-from ..params import PoolParams
 from .common import PixelCounter, adder_tree, endpoint, pack, round_clamp, unpack
 from .window import Pad, window_generator
+
+
+def reduce_latency(p) -> int:
+    """Registers between a pooling block's window (or accumulator) and its source."""
+    if p.is_global:
+        return 3
+    return 2 if p.takes_max else 4
 
 
 def _max_tree(items):
@@ -21,7 +27,7 @@ def _max_tree(items):
 class WindowReduce(Module):
     """Per-channel max, or sum then requant, of each ``kh x kw`` window (all channels at once)."""
 
-    def __init__(self, p: PoolParams):
+    def __init__(self, p):
         kh, kw = p.kernel
         C = p.in_shape[2]
         it, ot = p.in_type, p.out_type
@@ -35,7 +41,7 @@ class WindowReduce(Module):
         x = unpack(self, self.sink.data, n * C, it, name="x")
         per_ch = [[x[k * C + c] for k in range(n)] for c in range(C)]
         valid = self.sink.valid
-        if p.kind == "max":
+        if p.takes_max:
             out = [Signal((it.bits, it.signed), name=f"max{c}") for c in range(C)]
             v1 = Signal()
             self.sync += If(ce, v1.eq(valid), *[out[c].eq(_max_tree(per_ch[c])) for c in range(C)])
@@ -45,7 +51,7 @@ class WindowReduce(Module):
             sums = [Signal((sb, True), name=f"sum{c}") for c in range(C)]
             v1 = Signal()
             self.sync += If(ce, v1.eq(valid), *[sums[c].eq(adder_tree(per_ch[c])) for c in range(C)])
-            out, valid = _requant_stages(self, ce, sums, sb, v1, p)
+            out, valid = requant_stages(self, ce, sums, sb, v1, p)
         _drive_source(self, out, valid, Ho * Wo, ot)
 
 
@@ -60,7 +66,7 @@ def _drive_source(m, out, valid, n_px: int, ot):
     ]
 
 
-def _requant_stages(m, ce, values, value_bits, valid, p):
+def requant_stages(m, ce, values, value_bits, valid, p):
     """Two stages: multiply by the channel's multiplier, then round/shift/clamp (registered)."""
     rq, ot = p.requant, p.out_type
     mults = rq.channel_mult(len(values))
@@ -83,7 +89,7 @@ class RowPool(Module):
     columns beyond the last whole window are consumed and dropped (floor semantics).
     """
 
-    def __init__(self, p: PoolParams):
+    def __init__(self, p):
         H, W, C = p.in_shape
         kh, kw = p.kernel
         Ho, Wo, _ = p.out_shape
@@ -92,7 +98,7 @@ class RowPool(Module):
         self.source = endpoint(C, ot)
         # # #
         # a max keeps the input's type; a sum its own signed width
-        ab, signed = (it.bits, it.signed) if p.kind == "max" else (p.sum_bits, True)
+        ab, signed = (it.bits, it.signed) if p.takes_max else (p.sum_bits, True)
         ce, accept = Signal(), Signal()
         self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce),
                       accept.eq(self.sink.valid & ce)]
@@ -115,7 +121,7 @@ class RowPool(Module):
         self.comb += start.eq((kx == 0) & (ky == 0))
         new = [Signal((ab, signed), name=f"new{c}") for c in range(C)]
         for c in range(C):
-            if p.kind == "max":
+            if p.takes_max:
                 self.comb += If(start | (x[c] > cur[c]), new[c].eq(x[c])).Else(new[c].eq(cur[c]))
             else:
                 self.comb += If(start, new[c].eq(x[c])).Else(new[c].eq(cur[c] + x[c]))
@@ -128,17 +134,17 @@ class RowPool(Module):
         res = [Signal((ab, signed), name=f"res{c}", reset_less=True) for c in range(C)]
         v1 = Signal()
         self.sync += If(ce, v1.eq(accept & inside & end_col & (ky == kh - 1)), *[res[c].eq(new[c]) for c in range(C)])
-        if p.kind == "max":
+        if p.takes_max:
             out, valid = res, v1
         else:
-            out, valid = _requant_stages(self, ce, res, ab, v1, p)
+            out, valid = requant_stages(self, ce, res, ab, v1, p)
         _drive_source(self, out, valid, Ho * Wo, ot)
 
 
 class GlobalAvgPool(Module):
     """Accumulates every pixel of a frame per channel, then requantizes the sums."""
 
-    def __init__(self, p: PoolParams):
+    def __init__(self, p):
         H, W, C = p.in_shape
         it, ot = p.in_type, p.out_type
         self.sink = endpoint(C, it)
@@ -155,7 +161,7 @@ class GlobalAvgPool(Module):
             v1.eq(self.sink.valid & inc.last),
             *[If(self.sink.valid, If(inc.first, acc[c].eq(x[c])).Else(acc[c].eq(acc[c] + x[c])))
               for c in range(C)])
-        out, valid = _requant_stages(self, ce, acc, sb, v1, p)
+        out, valid = requant_stages(self, ce, acc, sb, v1, p)
         self.comb += [
             self.source.valid.eq(valid),
             self.source.data.eq(pack(out, ot.bits)),
@@ -168,12 +174,12 @@ class Pool(Module):
     """Pooling block for ``PoolParams``: the global accumulator, the row accumulator for
     non-overlapping windows, else pad -> window -> reduce."""
 
-    def __init__(self, p: PoolParams):
-        if p.kind == "global_avg" or p.row_accumulate:
-            self.submodules.core = core = (GlobalAvgPool if p.kind == "global_avg" else RowPool)(p)
+    def __init__(self, p):
+        if p.is_global or p.row_accumulate:
+            self.submodules.core = core = (GlobalAvgPool if p.is_global else RowPool)(p)
             self.sink, self.source = core.sink, core.source
             return
-        pad_value = p.in_type.qmin if p.kind == "max" else 0
+        pad_value = p.in_type.qmin if p.takes_max else 0
         self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, pad_value)
         self.submodules.window = win = window_generator(p.padded_shape, p.in_type, p.kernel, p.stride)
         self.submodules.reduce = red = WindowReduce(p)

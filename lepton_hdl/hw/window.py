@@ -64,6 +64,21 @@ class SlidingWindow(Module):
     asynchronous read: its reader may need a pixel in the cycle after it is written.
     """
 
+    @staticmethod
+    def frame_cycles(padded_shape, kernel, stride, per_window: int) -> int:
+        """Cycles per frame of this generator feeding a consumer that takes ``per_window``
+        cycles per window (the model the block tests check with ``==``).
+
+        The writer stores one padded pixel a cycle (``Hp * Wp``). The reader, per output row,
+        shifts ``kw`` columns for the first window (plus one cycle to release rows) and ``sw``
+        for each next one, while the consumer spends ``per_window`` cycles on each window.
+        """
+        Hp, Wp = padded_shape[:2]
+        (kh, kw), (sh, sw) = kernel, stride
+        Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+        row = max(kw + 1, per_window) + (Wo - 1) * max(per_window, sw)
+        return max(Hp * Wp, Ho * row)
+
     def __init__(self, padded_shape, typ: IntType, kernel, stride):
         Hp, Wp, C = padded_shape
         kh, kw = kernel

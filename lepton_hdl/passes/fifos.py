@@ -1,25 +1,24 @@
 from __future__ import annotations
 
+import math
+
 from ..ir import Graph
-from ..params import AddParams, Conv2dParams, PoolParams
+
+# Pixels of slack on every join FIFO beyond the other paths' buffering (the fork's and the
+# join's own registers).
+JOIN_SLACK = 8
 
 
-def buffering(p) -> int:
-    """Input pixels a block can absorb before it must emit an output: its window ring (and
-    the windows held in the MAC), its accumulation frame, or its pipeline registers."""
-    from ..hw.window import ring_rows
-    if isinstance(p, (Conv2dParams, PoolParams)):
-        if isinstance(p, PoolParams) and p.kind == "global_avg":
-            return p.in_shape[0] * p.in_shape[1] + 4
-        Hp, Wp, _ = p.padded_shape
-        if p.collects_frame:
-            return Hp * Wp + 8
-        if isinstance(p, PoolParams) and p.row_accumulate:
-            return p.kernel[0] * Wp + 8
-        return ring_rows(p.kernel, p.stride) * Wp + 8
-    if isinstance(p, AddParams):
-        return p.skip_depth + 4
-    return 4
+def _pixels(shape) -> int:
+    return shape[0] * shape[1]
+
+
+def node_buffering(g: Graph, n) -> int:
+    """Input pixels node ``n`` (its block and its input FIFOs) can absorb before it must emit."""
+    if n.params is None:
+        return 0
+    fifo = n.attrs.get("row_fifo", 0) + max(n.attrs.get("join_fifos", (0,)))
+    return n.op.buffering(n.params) + fifo
 
 
 def _ancestors(g: Graph, name: str) -> set:
@@ -33,53 +32,61 @@ def _ancestors(g: Graph, name: str) -> set:
 
 
 def path_buffering(g: Graph, fork: str, node: str):
-    """Most pixels the blocks after ``fork`` up to ``node`` can hold (max over paths); None
-    if ``node`` does not descend from ``fork``. Counted in each block's input pixels, which
-    over-counts after a downsampling stage: safe."""
+    """Most fork pixels the blocks after ``fork`` up to and including ``node`` can hold (max
+    over paths); None if ``node`` does not descend from ``fork``. A block after a downsampling
+    stage holds proportionally more fork pixels: its buffering is scaled by the ratio of the
+    fork's frame pixels to its input's (never below 1, so an upsampled path over-counts: safe)."""
     if node == fork:
         return 0
     n = g[node]
     subs = [s for s in (path_buffering(g, fork, i) for i in n.inputs) if s is not None]
     if not subs:
         return None
-    return max(subs) + (buffering(n.params) if n.params is not None else 0)
+    ratio = max(1.0, _pixels(g[fork].shape) / max(_pixels(g[n.inputs[0]].shape), 1))
+    return max(subs) + math.ceil(node_buffering(g, n) * ratio)
+
+
+def _join_fifos(g: Graph, n) -> tuple:
+    """Depths of the FIFOs on each input of a multi-input node: every path but the deepest
+    (from the nearest common fork) gets a FIFO holding everything the deepest can absorb, in
+    its own stream's pixels, so the fork never deadlocks."""
+    order = [m.name for m in g.nodes]
+    common = set.intersection(*[_ancestors(g, i) for i in n.inputs])
+    fork = max(common, key=order.index)
+    caps = [path_buffering(g, fork, i) for i in n.inputs]
+    deepest = max(range(len(caps)), key=lambda k: caps[k])
+    fork_px = _pixels(g[fork].shape)
+    depths = []
+    for k, i in enumerate(n.inputs):
+        if k == deepest:
+            depths.append(0)
+            continue
+        scale = min(1.0, _pixels(g[i].shape) / fork_px)   # join-input pixels per fork pixel
+        depths.append(max(2, math.ceil(caps[deepest] * scale) + JOIN_SLACK))
+    return tuple(depths)
 
 
 def size_fifos(g: Graph) -> Graph:
-    """Size the FIFOs (quantized graph). Each residual add's skip FIFO: input ``b`` becomes the
-    path with less buffering, and its FIFO holds everything the other path can absorb, so
-    the two paths from their fork never deadlock. Each windowed or accumulating block within a
-    factor two of the slowest block's cycles gets an input FIFO of one input row, which absorbs
-    the phase difference between neighbouring blocks running at about the same rate (their
-    bursts differ: padding, row starts)."""
+    """Size the FIFOs (quantized graph).
+
+    Row FIFOs: a block whose op asks for one (``Op.row_fifo``: windowed blocks, a row; a
+    linear layer, its frame) and runs within a factor two of the slowest block gets it: it
+    absorbs the phase difference between neighbours at about the same rate (their bursts
+    differ: padding, row starts). A block at least twice as fast drains any burst anyway.
+
+    Join FIFOs: every multi-input node (add, concat, multiply, ...) gets ``join_fifos``, one
+    depth per input, so the paths from their common fork never deadlock (``_join_fifos``).
+    """
     nodes = {n.name: n for n in g.nodes}
-    bound = max((n.params.cycles for n in g.nodes if n.params is not None), default=0)
+    bound = max((n.op.cycles(n.params) for n in g.nodes if n.params is not None), default=0)
     for n in g.nodes:
-        # a block at least twice as fast as the slowest one drains any burst before the next
-        # arrives: its row FIFO would only cost memory
-        if isinstance(n.params, (Conv2dParams, PoolParams)) and 2 * n.params.cycles > bound:
-            attrs = dict(n.attrs)
-            # a layer that collects whole frames (linear) takes no input while it computes: a
-            # frame of FIFO keeps its producer running meanwhile; others get one input row
-            Hp, Wp, _ = n.params.padded_shape
-            whole = isinstance(n.params, Conv2dParams) and n.params.collects_frame
-            attrs["in_fifo"] = max(2, Hp * Wp if whole else n.params.in_shape[1])
-            nodes[n.name] = n.with_(attrs=attrs)
-    for n in g.nodes:
-        if not isinstance(n.params, AddParams):
+        if n.params is None:
             continue
-        a, b = n.inputs
-        common = _ancestors(g, a) & _ancestors(g, b)
-        order = [m.name for m in g.nodes]
-        fork = max(common, key=order.index)
-        cap_a, cap_b = path_buffering(g, fork, a), path_buffering(g, fork, b)
-        p = n.params
-        if cap_b > cap_a:   # make b the shallow (skip) side
-            p = AddParams(p.shape, p.b_type, p.a_type, p.mult_b, p.mult_a, p.shift, p.out, p.lo, p.hi,
-                          name=p.name)
-            a, b, cap_a, cap_b = b, a, cap_b, cap_a
-        depth = max(2, cap_a + 8)
-        nodes[n.name] = nodes[n.name].with_(inputs=(a, b), params=AddParams(
-            p.shape, p.a_type, p.b_type, p.mult_a, p.mult_b, p.shift, p.out, p.lo, p.hi,
-            skip_depth=depth, name=p.name))
-    return g.with_nodes([nodes[n.name] for n in g.nodes])
+        depth = n.op.row_fifo(n.params)
+        if depth and 2 * n.op.cycles(n.params) > bound:
+            nodes[n.name] = n.with_(attrs=dict(n.attrs, row_fifo=max(2, depth)))
+    g = g.with_nodes([nodes[n.name] for n in g.nodes])
+    for n in g.nodes:           # in order: a join's FIFOs count in later joins' paths
+        if len(n.inputs) > 1:
+            g = g.replace(g[n.name].with_(attrs=dict(g[n.name].attrs, join_fifos=_join_fifos(g, g[n.name]))))
+    return g

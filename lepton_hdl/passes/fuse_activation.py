@@ -2,25 +2,21 @@ from __future__ import annotations
 
 from ..ir import Graph
 
-FUSABLE = ("conv2d", "linear", "add", "avgpool", "global_avgpool")
-
 
 def fuse_activation(g: Graph) -> Graph:
-    """Move each ReLU/ReLU6/Hardtanh into the requant clamp of its producer (float graph; the
-    producer must be a conv/linear/add/avg pool with no other consumer). Others stay
-    standalone activation nodes."""
+    """Move each clamp activation (ReLU, ReLU6, Hardtanh, clamp) into the requant of its
+    producer (float graph; the producer's op must ``fuses_clamp`` and feed nothing else).
+    Others stay standalone activation nodes."""
     for n in g.nodes:
-        if n.op != "act":
+        if not n.op.clamp_activation:
             continue
         src = g[n.inputs[0]]
-        if src.op not in FUSABLE or len(g.consumers(src.name)) != 1:
+        if not src.op.fuses_clamp or len(g.consumers(src.name)) != 1:
             continue
-        lo, hi = n.attrs["lo"], n.attrs["hi"]
-        kind = n.attrs["kind"]
-        if "act" in src.attrs:
-            k0, lo0, hi0 = src.attrs["act"]
-            lo, hi, kind = max(lo, lo0), min(hi, hi0), f"{k0}+{kind}"
+        clamp = n.op.clamp_of(n)
+        if "clamp" in src.attrs:
+            clamp = src.attrs["clamp"].merge(clamp)
         attrs = dict(src.attrs)
-        attrs["act"] = (kind, float(lo), float(hi))
+        attrs["clamp"] = clamp
         return fuse_activation(g.replace(src.with_(attrs=attrs)).remove(n.name))
     return g

@@ -1,0 +1,45 @@
+"""Small C-printing helpers shared by the ops' ``c_function`` and the model C generator."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def ctype(t) -> str:
+    """The C type holding elements of an ``IntType``."""
+    if t.bits <= 8:
+        return "int8_t" if t.signed else "uint8_t"
+    if t.bits <= 16:
+        return "int16_t" if t.signed else "uint16_t"
+    return "int32_t"
+
+
+def ident(name: str) -> str:
+    """A C/Verilog identifier from a node name or module path."""
+    s = "".join(c if c.isalnum() else "_" for c in name)
+    return s if s[:1].isalpha() else "n_" + s
+
+
+def array(ctype_, name, values, per_line=24) -> str:
+    """``static const ctype name[N] = {...};``"""
+    vals = [str(int(v)) for v in np.asarray(values).reshape(-1)]
+    lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
+    return f"static const {ctype_} {name}[{len(vals)}] = {{\n  " + ",\n  ".join(lines) + "\n};\n"
+
+
+def window_loop(H, W, kernel, stride, padding, body, indent):
+    """C loops over the in-bounds taps of the window at (oy, ox): zero padding is skipped."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    i = " " * indent
+    return (f"{i}for (int ky = 0; ky < {kh}; ky++) {{\n"
+            f"{i}  const int iy = oy * {sh} - {ph} + ky;\n"
+            f"{i}  if (iy < 0 || iy >= {H}) continue;\n"
+            f"{i}  for (int kx = 0; kx < {kw}; kx++) {{\n"
+            f"{i}    const int ix = ox * {sw} - {pw} + kx;\n"
+            f"{i}    if (ix < 0 || ix >= {W}) continue;\n"
+            + "".join(f"{i}    {line}\n" for line in body) +
+            f"{i}  }}\n{i}}}\n")
+
+
+def rq_call(acc, mult, shift, lo, hi) -> str:
+    """The C of ``clamp((acc * mult + R) >> shift, lo, hi)`` (``rq`` in the model prelude)."""
+    return f"rq({acc}, {mult}, {shift}, {lo}, {hi})"

@@ -1,0 +1,312 @@
+"""The op protocol: one class per op kind carries everything the flow needs to know about it.
+
+An ``Op`` is a stateless singleton registered under its IR name. The frontend asks it whether
+it recognises a torch.fx node; the float reference, quantization, the golden model, FIFO
+sizing, the parallelism pass, resources, lowering, the C generator and the report all call its
+methods on the node's frozen parameter object. None of them branches on an op's class or name.
+
+Arithmetic (the requant rule, rounding) stays in ``lepton_hdl.arith``; stream blocks shared by
+several ops stay in ``lepton_hdl.hw``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from ..arith import IntType, weight_range
+from ..errors import ParallelismError, UnsupportedOpError
+
+REGISTRY: dict = {}          # IR name -> Op
+_BY_PARAMS: dict = {}        # parameter class -> the Op that runs it
+
+
+def register(cls):
+    """Class decorator: instantiate the op and list it in the registry."""
+    op = cls()
+    if not op.name or op.name in REGISTRY:
+        raise ValueError(f"op {cls.__name__}: name {op.name!r} is empty or already registered")
+    REGISTRY[op.name] = op
+    if cls.params_type is not None:
+        _BY_PARAMS.setdefault(cls.params_type, op)
+    return cls
+
+
+def get(name: str) -> "Op":
+    """The registered op called ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no op {name!r}; registered: {', '.join(sorted(REGISTRY))}") from None
+
+
+def of(params) -> "Op":
+    """The op that executes a parameter object (for block-level tests and tools)."""
+    try:
+        return _BY_PARAMS[type(params)]
+    except KeyError:
+        raise TypeError(f"no op runs {type(params).__name__}") from None
+
+
+SKIP = object()   # a shape-only fx node (``x.size(0)``) that produces no tensor
+
+
+@dataclass(frozen=True)
+class Match:
+    """What an op's recogniser returns for a torch.fx node: the IR node's float attributes and,
+    for multi-input ops, its inputs (IR names). ``op``: another op than the recogniser's own
+    (a functional form mapped onto a shared op)."""
+    attrs: Mapping = dataclasses.field(default_factory=dict)
+    inputs: Optional[tuple] = None
+    op: Optional["Op"] = None
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """An activation clamp ``[lo, hi]`` in real units (ReLU: ``[0, inf]``); ``name`` says which
+    activations it came from (``relu``, ``relu6+hardtanh``) for reports."""
+    lo: float
+    hi: float
+    name: str
+
+    def merge(self, other: "Clamp") -> "Clamp":
+        return Clamp(max(self.lo, other.lo), min(self.hi, other.hi), f"{self.name}+{other.name}")
+
+    def apply(self, y: np.ndarray) -> np.ndarray:
+        return np.clip(y, self.lo, self.hi)
+
+    def int_bounds(self, q) -> tuple:
+        """``(lo, hi)`` in integer units of ``q`` (None: unbounded)."""
+        lo = None if not math.isfinite(self.lo) else int(math.floor(self.lo / q.scale + 0.5))
+        hi = None if not math.isfinite(self.hi) else int(math.floor(self.hi / q.scale + 0.5))
+        return lo, hi
+
+
+def apply_clamp(y: np.ndarray, attrs: Mapping) -> np.ndarray:
+    """A fused activation clamp (attribute ``clamp``) applied to a float result, if any."""
+    c = attrs.get("clamp")
+    return y if c is None else c.apply(y)
+
+
+@dataclass(frozen=True)
+class QuantContext:
+    """What an op's quantization rule may use: bit widths and each node's calibrated float
+    range ``(lo, hi)`` over the calibration samples."""
+    w_bits: int
+    a_bits: int
+    ranges: Mapping
+
+    def tensor(self, node, clamp: Optional[Clamp] = None):
+        """The output quantization of ``node`` from its calibrated range (clamped by a fused
+        activation): unsigned when never negative, else signed symmetric."""
+        lo, hi = self.ranges[node.name]
+        return tensor_q(lo, hi, self.a_bits, clamp)
+
+
+def tensor_q(lo: float, hi: float, bits: int, clamp: Optional[Clamp] = None):
+    """Scale and type of a tensor with float range ``[lo, hi]``."""
+    from ..ir import QTensor
+    if clamp is not None:
+        lo, hi = max(lo, clamp.lo), min(hi, clamp.hi)
+    signed = lo < 0
+    t = IntType(bits, signed)
+    amax = max(abs(lo), abs(hi))
+    scale = amax / t.qmax if amax > 0 else 1.0
+    return QTensor(scale, t)
+
+
+def quantize_weights(w: np.ndarray, bits: int):
+    """Symmetric per-output-channel quantization: integer weights and per-channel scales."""
+    wr = weight_range(bits)
+    amax = np.abs(w).reshape(w.shape[0], -1).max(axis=1)
+    scale = np.where(amax > 0, amax / wr, 1.0)
+    q = np.clip(np.floor(w / scale.reshape((-1,) + (1,) * (w.ndim - 1)) + 0.5), -wr, wr).astype(np.int64)
+    return q, scale
+
+
+def params_digest(p) -> bytes:
+    """A digest of every field of a frozen parameter object (arrays by content), e.g. for build
+    cache keys: two objects with equal digests generate the same gateware."""
+    h = hashlib.sha256(type(p).__name__.encode())
+    for f in dataclasses.fields(p):
+        v = getattr(p, f.name)
+        h.update(f.name.encode())
+        h.update(v.tobytes() + str(v.shape).encode() if isinstance(v, np.ndarray) else repr(v).encode())
+    return h.digest()
+
+
+def fail(op: str, where: str, why: Optional[str] = None):
+    """Raise the frontend's one error for an op it cannot take: the op, its module path, why,
+    and what is supported."""
+    from .. import frontend
+    raise UnsupportedOpError(frontend.unsupported_message(op, where, why))
+
+
+def fx_shape(arg) -> tuple:
+    """The torch shape of an fx node argument (from shape propagation)."""
+    return tuple(int(s) for s in arg.meta["tensor_meta"].shape)
+
+
+def arg(node, i: int, key: str, default=None):
+    """Positional argument ``i`` or keyword ``key`` of an fx node."""
+    if key in node.kwargs:
+        return node.kwargs[key]
+    return node.args[i] if len(node.args) > i else default
+
+
+def pair(v) -> tuple:
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
+
+
+def to_np(t):
+    return None if t is None else t.detach().cpu().double().numpy()
+
+
+class Op:
+    """One op kind. Subclasses set the class attributes and override what applies.
+
+    Frontend: ``torch_modules()`` / ``torch_functions()`` / ``torch_methods`` name what it
+    recognises; ``from_module`` / ``from_function`` / ``from_method`` turn a torch.fx node into a
+    ``Match`` (or an IR name to alias, or ``SKIP``), raising through ``fail`` for settings it
+    cannot take.
+
+    Float graph: ``float_exec``. Quantized graph: ``quantize`` gives the node's output
+    quantization and frozen parameter object; everything after works on that object:
+    ``golden`` (numpy integers, exact), ``cycles`` (per frame at the nominal rate, equal to the
+    RTL's), ``latency`` (upper bound of a lone frame beyond ``cycles``), ``buffering`` (input
+    pixels it absorbs before it must emit), ``estimate``, ``hardware`` (the Migen stream block,
+    ``sinks`` in input order and ``source``) and ``c_function``.
+    """
+    name: str = ""
+    params_type: Any = None
+    arity: int = 1                 # inputs; 0: the graph input; None: two or more
+    lowered: bool = True           # reaches hardware (BatchNorm does not: it folds away)
+    passthrough: bool = False      # the stream passes unchanged (flatten): no block, no params
+    fuses_clamp: bool = False      # a following clamp activation folds into its requant
+    absorbs_affine: bool = False   # a following BatchNorm folds into its weights
+    clamp_activation: bool = False  # a pure clamp (ReLU, ReLU6, Hardtanh, clamp)
+    folds_into_producer: bool = False  # BatchNorm
+    torch_methods: tuple = ()
+
+    # -- frontend --------------------------------------------------------------------------
+    def torch_modules(self) -> tuple:
+        return ()
+
+    def torch_functions(self) -> tuple:
+        return ()
+
+    def from_module(self, ctx, node, module, path):
+        raise NotImplementedError
+
+    def from_function(self, ctx, node, fn, path):
+        raise NotImplementedError
+
+    def from_method(self, ctx, node, name, path):
+        return self.from_function(ctx, node, name, path)
+
+    # -- float -----------------------------------------------------------------------------
+    def float_exec(self, node, args) -> np.ndarray:
+        raise NotImplementedError(f"{self.name}: no float execution")
+
+    def clamp_of(self, node) -> Optional[Clamp]:
+        """For a clamp activation node: its clamp."""
+        return None
+
+    def absorb_affine(self, node, scale: np.ndarray, shift: np.ndarray) -> Mapping:
+        """New float attributes of ``node`` with ``y * scale + shift`` (per output channel) folded
+        in (``absorbs_affine`` ops)."""
+        raise NotImplementedError
+
+    def affine_of(self, node) -> tuple:
+        """``(scale, shift)`` per channel of a BatchNorm-like node (``folds_into_producer``)."""
+        raise NotImplementedError
+
+    # -- quantization ----------------------------------------------------------------------
+    def quantize(self, node, ins, ctx: QuantContext):
+        """``(QTensor, params or None)`` of ``node`` given its quantized input nodes."""
+        raise NotImplementedError(f"{self.name}: no quantization rule")
+
+    # -- the frozen parameter object ------------------------------------------------------
+    def in_specs(self, p) -> list:
+        """``[(shape, IntType)]`` of each input stream."""
+        return [(tuple(p.in_shape), p.in_type)]
+
+    def out_spec(self, p) -> tuple:
+        return tuple(p.out_shape), p.out_type
+
+    def golden(self, p, *xs) -> np.ndarray:
+        raise NotImplementedError
+
+    def cycles(self, p) -> int:
+        """Cycles per frame at the nominal rate (every input available, output always ready)."""
+        H, W, _ = self.in_specs(p)[0][0]
+        return H * W
+
+    def latency(self, p) -> int:
+        return 4
+
+    def buffering(self, p) -> int:
+        return 4
+
+    def row_fifo(self, p) -> int:
+        """Input FIFO (pixels) this block wants when it runs near the pipeline's rate (bursty
+        windowed blocks): 0 for none."""
+        return 0
+
+    def macs(self, p) -> int:
+        return 0
+
+    def estimate(self, p) -> dict:
+        """``{'mult', 'lut', 'ff', 'mem_bits'}``: multipliers exact, logic first-order."""
+        raise NotImplementedError
+
+    def hardware(self, p, opts):
+        raise NotImplementedError
+
+    def c_function(self, p, fn: str, in_ctypes: list, out_ctype: str) -> str:
+        """C source defining ``static void fn(const in0 *restrict x0, ..., out *restrict y)``."""
+        raise NotImplementedError
+
+    # -- folding (speed against cost) -----------------------------------------------------
+    def foldings(self, p) -> list:
+        """Every legal parallelism of ``p`` as parameter objects, cheapest first."""
+        return [p]
+
+    def folding(self, p) -> Optional[dict]:
+        """The chosen parallelism (e.g. ``{'pe': 2, 'simd': 9}``), None if the op has none."""
+        return None
+
+    def with_folding(self, p, **fold):
+        raise ParallelismError(f"layer '{p.name}' ({self.name}) has no folding to set")
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+    def __str__(self):
+        return self.name
+
+
+def sinks_of(block) -> list:
+    """A stream block's input endpoints in input order."""
+    return list(getattr(block, "sinks", None) or [block.sink])
+
+
+class OpParams:
+    """Mixin of every op's frozen parameter class: the op that runs it and its figures as
+    properties (derived from the op, one source of truth)."""
+
+    @property
+    def op(self) -> Op:
+        return of(self)
+
+    @property
+    def cycles(self) -> int:
+        return of(self).cycles(self)
+
+    @property
+    def latency(self) -> int:
+        return of(self).latency(self)

@@ -1,0 +1,407 @@
+"""Convolution (dense, grouped, depthwise) and the linear layer (a convolution whose kernel
+covers its whole input): pad -> sliding window -> MAC array (pe x simd) -> requant."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..arith import IntType, MAX_ACC_BITS, MULT_BITS, check_bits, quantize_multipliers, signed_bits_for, weight_range
+from ..csrc import array, ident, rq_call, window_loop
+from ..params import (Requant, Windowed, apply_requant, check_input, frozen_array, pair_of, shape3,
+                      windows)
+from .base import (Match, Op, OpParams, apply_clamp, fail, pair, quantize_weights, register, to_np)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2dParams(Windowed, OpParams):
+    """A convolution (or a linear layer seen as a convolution over its whole input).
+
+    ``weight`` is ``(C_out, kh, kw, C_in / groups)`` integer, ``bias`` ``(C_out,)`` integer in
+    accumulator units. ``pe`` output channels are computed in parallel, each from ``simd``
+    products per cycle.
+    """
+    in_shape: tuple
+    in_type: IntType
+    weight: np.ndarray
+    bias: np.ndarray
+    requant: Requant
+    w_bits: int = 8
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    groups: int = 1
+    pe: int = 1
+    simd: int = 1
+    name: str = "conv"
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        set_("in_shape", shape3(self.in_shape))
+        set_("stride", pair_of(self.stride, "stride"))
+        set_("padding", pair_of(self.padding, "padding"))
+        check_bits("w_bits", self.w_bits)
+        check_bits("input bits", self.in_type.bits)
+        w = np.asarray(self.weight)
+        if w.ndim != 4:
+            raise ValueError(f"{self.name}: weight must be (C_out, kh, kw, C_in/groups), got {w.shape}")
+        set_("weight", frozen_array(w))
+        set_("bias", frozen_array(np.broadcast_to(np.asarray(self.bias), (w.shape[0],))))
+        H, W, C = self.in_shape
+        cout, kh, kw, cig = w.shape
+        g = int(self.groups)
+        if g < 1 or C % g or cout % g:
+            raise ValueError(f"{self.name}: groups={self.groups} must divide C_in={C} and C_out={cout}")
+        if cig * g != C:
+            raise ValueError(f"{self.name}: weight has {cig} input channels per group, "
+                             f"expected C_in/groups = {C // g}")
+        if min(self.stride) < 1:
+            raise ValueError(f"{self.name}: stride={self.stride} must be >= 1")
+        if min(self.padding) < 0:
+            raise ValueError(f"{self.name}: padding={self.padding} must be >= 0")
+        Hp, Wp = H + 2 * self.padding[0], W + 2 * self.padding[1]
+        if kh > Hp or kw > Wp:
+            raise ValueError(f"{self.name}: kernel=({kh}, {kw}) is larger than the padded input "
+                             f"({Hp}, {Wp})")
+        wr = weight_range(self.w_bits)
+        if w.size and (w.min() < -wr or w.max() > wr):
+            raise ValueError(f"{self.name}: weights [{w.min()}, {w.max()}] exceed the symmetric "
+                             f"{self.w_bits}-bit range [-{wr}, {wr}]")
+        if not (isinstance(self.pe, (int, np.integer)) and self.pe >= 1 and cout % self.pe == 0):
+            raise ValueError(f"{self.name}: pe={self.pe} must be >= 1 and divide C_out={cout}")
+        L = kh * kw * cig
+        if not (isinstance(self.simd, (int, np.integer)) and self.simd >= 1 and L % self.simd == 0):
+            raise ValueError(f"{self.name}: simd={self.simd} must be >= 1 and divide the dot-product "
+                             f"length kh*kw*C_in/groups = {L}")
+        self.requant.channel_mult(cout)
+        if self.acc_bits > MAX_ACC_BITS:
+            raise ValueError(f"{self.name}: accumulator would need {self.acc_bits} bits "
+                             f"(> {MAX_ACC_BITS})")
+
+    # -- shapes --------------------------------------------------------------------------
+    @property
+    def kernel(self) -> tuple:
+        return tuple(self.weight.shape[1:3])
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def out_shape(self) -> tuple:
+        return self.window_out(self.out_channels)
+
+    @property
+    def out_type(self) -> IntType:
+        return self.requant.out
+
+    @property
+    def dot_len(self) -> int:
+        """Length of one output channel's dot product."""
+        return self.kernel[0] * self.kernel[1] * self.weight.shape[3]
+
+    @property
+    def nf(self) -> int:
+        return self.out_channels // self.pe
+
+    @property
+    def sf(self) -> int:
+        return self.dot_len // self.simd
+
+    @property
+    def cycles_per_window(self) -> int:
+        return self.nf * self.sf
+
+    @property
+    def mac_cycles(self) -> int:
+        """Cycles the MAC array alone needs per frame (its utilisation bound)."""
+        Ho, Wo, _ = self.out_shape
+        return Ho * Wo * self.cycles_per_window
+
+    # -- arithmetic ----------------------------------------------------------------------
+    @property
+    def acc_bound(self) -> int:
+        """Largest |accumulator| any input of ``in_type`` can produce (bias included)."""
+        xa = self.in_type.max_abs
+        per = np.abs(self.weight).reshape(self.out_channels, -1).sum(axis=1) * xa + np.abs(self.bias)
+        return int(per.max(initial=0))
+
+    @property
+    def acc_bits(self) -> int:
+        b = self.acc_bound
+        return signed_bits_for(-b, b)
+
+    def with_folding(self, pe: int, simd: int) -> "Conv2dParams":
+        return replace(self, pe=pe, simd=simd)
+
+
+def linear_params(in_shape, in_type, weight, bias, requant, w_bits=8, pe=1, simd=1,
+                  name="linear") -> Conv2dParams:
+    """A linear layer over a stream of shape ``in_shape`` (H, W, C) flattened channels-last.
+
+    ``weight`` is ``(out_features, H*W*C)`` with inputs in (h, w, c) order. In hardware it is a
+    convolution whose kernel is the whole input, so no flatten buffer is needed.
+    """
+    H, W, C = shape3(in_shape)
+    weight = np.asarray(weight)
+    if weight.ndim != 2 or weight.shape[1] != H * W * C:
+        raise ValueError(f"{name}: weight shape {weight.shape} does not match in_features "
+                         f"{H * W * C} of input {in_shape}")
+    w4 = weight.reshape(weight.shape[0], H, W, C)
+    return Conv2dParams(in_shape=(H, W, C), in_type=in_type, weight=w4, bias=bias,
+                        requant=requant, w_bits=w_bits, pe=pe, simd=simd, name=name)
+
+
+def conv_accumulate(x: np.ndarray, p: Conv2dParams) -> np.ndarray:
+    """Integer accumulators (bias included) of a convolution, ``(Ho, Wo, C_out)`` int64."""
+    from ..errors import InvariantError
+    x = check_input(x, p.in_shape, p.in_type, p.name)
+    win = windows(x, p.kernel, p.stride, p.padding)
+    Ho, Wo = win.shape[:2]
+    g, cout = p.groups, p.out_channels
+    cig, cog = p.in_shape[2] // g, cout // g
+    acc = np.empty((Ho, Wo, cout), dtype=np.int64)
+    for gi in range(g):
+        cols = win[..., gi * cig:(gi + 1) * cig].reshape(Ho * Wo, -1)
+        wg = p.weight[gi * cog:(gi + 1) * cog].reshape(cog, -1)
+        acc[..., gi * cog:(gi + 1) * cog] = (cols @ wg.T).reshape(Ho, Wo, cog)
+    acc += p.bias
+    if np.abs(acc).max(initial=0) > p.acc_bound:
+        raise InvariantError(f"{p.name}: accumulator exceeded its derived bound {p.acc_bound}")
+    return acc
+
+
+def _float_conv(x, a):
+    w = a["weight"]                          # (Cout, kh, kw, Cig)
+    cout, kh, kw, cig = w.shape
+    win = windows(x, (kh, kw), a["stride"], a["padding"])
+    Ho, Wo = win.shape[:2]
+    g = a["groups"]
+    cog = cout // g
+    out = np.empty((Ho, Wo, cout))
+    for gi in range(g):
+        cols = win[..., gi * cig:(gi + 1) * cig].reshape(Ho * Wo, -1)
+        out[..., gi * cog:(gi + 1) * cog] = (cols @ w[gi * cog:(gi + 1) * cog].reshape(cog, -1).T).reshape(Ho, Wo, cog)
+    return out + a["bias"]
+
+
+def _divisors(n: int) -> list:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@register
+class ConvOp(Op):
+    """``nn.Conv2d`` (zero padding, dilation 1, any kernel, stride, groups)."""
+    name = "conv2d"
+    params_type = Conv2dParams
+    fuses_clamp = True
+    absorbs_affine = True
+
+    def torch_modules(self):
+        import torch.nn as nn
+        return (nn.Conv2d,)
+
+    def from_module(self, ctx, n, m, path):
+        if tuple(m.dilation) != (1, 1):
+            fail(f"nn.Conv2d(dilation={tuple(m.dilation)})", path, "only dilation=1 is supported")
+        if m.padding_mode != "zeros":
+            fail(f"nn.Conv2d(padding_mode={m.padding_mode!r})", path, "only zero padding is supported")
+        k = tuple(m.kernel_size)
+        pad = m.padding
+        if isinstance(pad, str):
+            if pad == "valid":
+                pad = (0, 0)
+            elif all(x % 2 == 1 for x in k) and tuple(m.stride) == (1, 1):
+                pad = (k[0] // 2, k[1] // 2)
+            else:
+                fail("nn.Conv2d(padding='same')", path, "'same' needs odd kernels and stride 1")
+        w = to_np(m.weight).transpose(0, 2, 3, 1)  # (Cout, kh, kw, Cin/g)
+        b = to_np(m.bias) if m.bias is not None else np.zeros(w.shape[0])
+        return Match(dict(weight=w, bias=b, stride=pair(m.stride), padding=pair(pad), groups=int(m.groups)))
+
+    def float_exec(self, node, args):
+        return apply_clamp(_float_conv(args[0], node.attrs), node.attrs)
+
+    def absorb_affine(self, node, scale, shift):
+        a = dict(node.attrs)
+        w = a["weight"]
+        a["weight"] = w * scale.reshape((-1,) + (1,) * (w.ndim - 1))
+        a["bias"] = a["bias"] * scale + shift
+        return a
+
+    def quantize(self, node, ins, ctx):
+        x = ins[0]
+        a = node.attrs
+        q = ctx.tensor(node, a.get("clamp"))
+        wq, sw = quantize_weights(a["weight"], ctx.w_bits)
+        bq = np.floor(a["bias"] / (x.qtype.scale * sw) + 0.5).astype(np.int64)
+        mult, shift = quantize_multipliers(x.qtype.scale * sw / q.scale)
+        clamp = a.get("clamp")
+        rq = Requant(mult, shift, q.type, *(clamp.int_bounds(q) if clamp else (None, None)))
+        return q, self.make_params(x, wq, bq, rq, ctx.w_bits, node)
+
+    def make_params(self, x, wq, bq, rq, w_bits, node):
+        a = node.attrs
+        return Conv2dParams(x.shape, x.qtype.type, wq, bq, rq, w_bits=w_bits, stride=a["stride"],
+                            padding=a["padding"], groups=a["groups"], name=node.label)
+
+    # -- the quantized block ----------------------------------------------------------------
+    def golden(self, p, x):
+        return apply_requant(conv_accumulate(x, p), p.requant)
+
+    def macs(self, p):
+        Ho, Wo, _ = p.out_shape
+        return Ho * Wo * p.out_channels * p.dot_len
+
+    def cycles(self, p):
+        """The input side (one padded pixel a cycle) or the MAC array (``nf * sf`` cycles a
+        window plus the window generator's row start), whichever is slower; a layer whose
+        kernel covers the frame collects it, then runs its steps."""
+        from ..hw.mac import MACArray
+        from ..hw.window import SlidingWindow
+        Hp, Wp, _ = p.padded_shape
+        if p.collects_frame:
+            return MACArray.serial_cycles(Hp * Wp, p.cycles_per_window)
+        return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window)
+
+    def latency(self, p):
+        from ..hw.mac import MACArray
+        Hp, Wp, _ = p.padded_shape
+        kh, kw = p.kernel
+        return kh * Wp + kw + 2 * p.cycles_per_window + MACArray.LATENCY + 4
+
+    def buffering(self, p):
+        from ..hw.window import ring_rows
+        Hp, Wp, _ = p.padded_shape
+        if p.collects_frame:
+            return Hp * Wp + 8
+        return ring_rows(p.kernel, p.stride) * Wp + 8
+
+    def row_fifo(self, p):
+        # a layer that collects whole frames (linear) takes no input while it computes: a frame
+        # of FIFO keeps its producer running meanwhile; others get one input row
+        Hp, Wp, _ = p.padded_shape
+        return Hp * Wp if p.collects_frame else p.in_shape[1]
+
+    def estimate(self, p):
+        from ..hw.window import ring_rows
+        kh, kw = p.kernel
+        Hp, Wp, C = p.padded_shape
+        ib, wb, ob = p.in_type.bits, p.w_bits, p.out_type.bits
+        win_bits = kh * kw * C * ib
+        lanes = p.pe * p.simd
+        mult = lanes + p.pe
+        # operand mux (per distinct lane table), adder trees, accumulators, requant
+        mux = (1 if p.groups == 1 else p.pe) * p.simd * ib * max(p.sf // 2, 1)
+        lut = mux + lanes * (ib + wb) + p.pe * (p.acc_bits * 2 + MULT_BITS + ob) + 60
+        ff = 2 * win_bits + lanes * (ib + wb + ib + wb) + p.pe * (3 * p.acc_bits + MULT_BITS) + p.out_channels * ob
+        mem = p.weight.size * wb + ring_rows(p.kernel, p.stride) * Wp * C * ib
+        return dict(mult=mult, lut=int(lut), ff=int(ff), mem_bits=int(mem))
+
+    def hardware(self, p, opts):
+        from ..hw.conv import Conv2d
+        return Conv2d(p, opts)
+
+    def c_function(self, p, f, in_ctypes, y):
+        x = in_ctypes[0]
+        H, W, C = p.in_shape
+        Ho, Wo, Co = p.out_shape
+        (kh, kw), (ph, pw) = p.kernel, p.padding
+        cig, cog = C // p.groups, Co // p.groups
+        acc_t = "int32_t" if p.acc_bits <= 32 else "int64_t"
+        wt = "int8_t" if p.w_bits <= 8 else "int16_t"
+        rq = p.requant
+        single_m = len(set(rq.channel_mult(Co))) == 1
+        data = array(wt, f"{f}_w", p.weight) + array("int32_t", f"{f}_b", p.bias)
+        if not single_m:
+            data += array("int32_t", f"{f}_m", rq.channel_mult(Co))
+        m = str(rq.channel_mult(Co)[0]) if single_m else f"{f}_m[o]"
+        if (kh, kw) == (H, W) and (ph, pw) == (0, 0) and p.groups == 1:
+            L = H * W * C
+            return data + f"""
+static void {f}(const {x} *restrict x, {y} *restrict y) {{
+  for (int o = 0; o < {Co}; o++) {{
+    const {wt} *w = {f}_w + o * {L};
+    {acc_t} acc = {f}_b[o];
+    for (int i = 0; i < {L}; i++) acc += ({acc_t})x[i] * w[i];
+    y[o] = {rq_call("acc", m, rq.shift, rq.lo, rq.hi)};
+  }}
+}}
+"""
+        taps = window_loop(H, W, p.kernel, p.stride, p.padding, [
+            f"const {x} *xp = x + (iy * {W} + ix) * {C} + c0;",
+            f"const {wt} *wp = w + (ky * {kw} + kx) * {cig};",
+            f"for (int j = 0; j < {cig}; j++) acc += ({acc_t})xp[j] * wp[j];"], 8)
+        return data + f"""
+static void {f}(const {x} *restrict x, {y} *restrict y) {{
+  for (int oy = 0; oy < {Ho}; oy++)
+    for (int ox = 0; ox < {Wo}; ox++) {{
+      {y} *yp = y + (oy * {Wo} + ox) * {Co};
+      for (int o = 0; o < {Co}; o++) {{
+        const {wt} *w = {f}_w + o * {kh * kw * cig};
+        const int c0 = (o / {cog}) * {cig};
+        {acc_t} acc = {f}_b[o];
+{taps}        yp[o] = {rq_call("acc", m, rq.shift, rq.lo, rq.hi)};
+      }}
+    }}
+}}
+"""
+
+    # -- folding ------------------------------------------------------------------------------
+    def foldings(self, p):
+        """Every (pe, simd): pe divides C_out, simd the dot-product length; by multipliers
+        (``pe * simd`` products plus ``pe`` requant multipliers), then pe, then simd."""
+        out = []
+        for pe in _divisors(p.out_channels):
+            for simd in _divisors(p.dot_len):
+                q = p.with_folding(pe, simd)
+                out.append((pe * simd + pe, pe, simd, q))
+        out.sort(key=lambda t: t[:3])
+        return [t[3] for t in out]
+
+    def folding(self, p):
+        return dict(pe=p.pe, simd=p.simd)
+
+    def with_folding(self, p, pe: int, simd: int):
+        from ..errors import ParallelismError
+        try:
+            return p.with_folding(int(pe), int(simd))
+        except ValueError as e:
+            raise ParallelismError(f"layer '{p.name}': pe={pe}, simd={simd} is impossible ({e}). "
+                                   f"pe must divide {p.out_channels}: {_divisors(p.out_channels)}; simd must "
+                                   f"divide {p.dot_len}: {_divisors(p.dot_len)}") from None
+
+
+@register
+class LinearOp(ConvOp):
+    """``nn.Linear`` on a flattened map or vector: in hardware a convolution whose kernel is the
+    whole input (the MAC array collects the frame; no flatten buffer)."""
+    name = "linear"
+    params_type = None            # runs as Conv2dParams
+
+    def torch_modules(self):
+        import torch.nn as nn
+        return (nn.Linear,)
+
+    def torch_functions(self):
+        return ()
+
+    def from_module(self, ctx, n, m, path):
+        b = to_np(m.bias) if m.bias is not None else np.zeros(m.out_features)
+        inp = ctx.ir(ctx.src(n.args[0]))
+        H, W, C = inp.shape
+        w = to_np(m.weight)
+        if not inp.flat:
+            fail("nn.Linear on a feature map", path, "flatten the (C, H, W) map first")
+        if w.shape[1] != H * W * C:
+            fail("nn.Linear", path, f"in_features={w.shape[1]} but the input has {H * W * C}")
+        # torch flattens (c, h, w); the stream delivers (h, w, c).
+        w = w.reshape(w.shape[0], C, H, W).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+        return Match(dict(weight=w, bias=b))
+
+    def float_exec(self, node, args):
+        a = node.attrs
+        y = args[0].reshape(-1) @ a["weight"].T + a["bias"]
+        return apply_clamp(y.reshape(1, 1, -1), a)
+
+    def make_params(self, x, wq, bq, rq, w_bits, node):
+        return linear_params(x.shape, x.qtype.type, wq, bq, rq, w_bits=w_bits, name=node.label)
