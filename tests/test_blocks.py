@@ -164,3 +164,22 @@ def test_pool_whole_frame(kind, k, stride, padding, shape):
     p = make_pool(rng, shape, kind, k, stride, padding)
     assert p.collects_frame and not p.row_accumulate
     check_frames(p, frames_for(p, rng, 3, ("random", "max", "min")), seed=2, valid_prob=0.7, ready_prob=0.6)
+
+
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+@pytest.mark.parametrize("kw", [
+    dict(in_shape=(6, 6, 4), cout=4, k=3, padding=1, pe=4, simd=36),   # a window a cycle
+    dict(in_shape=(6, 6, 4), cout=4, k=3, padding=1, pe=2, simd=36),   # every 2 cycles
+    dict(in_shape=(6, 6, 4), cout=4, k=3, padding=1, pe=4, simd=12),   # every 3
+    dict(in_shape=(7, 7, 2), cout=2, k=3, stride=2, pe=1, simd=18),    # stride 2, every 2
+    dict(in_shape=(5, 5, 2), cout=4, k=3, padding=1, pe=1, simd=6),    # MAC-bound
+])
+def test_conv_cycles_equal_model(family, kw):
+    """Back-to-back frames, no stalls: the steady-state period equals the op's cycle model for
+    the family's generation options (with and without the window's skid buffer)."""
+    rng = np.random.default_rng(5)
+    p = make_conv(rng, **kw)
+    opts = FAMILY[family]
+    _, res = run_frames(p, [rand_input(rng, p.in_shape, p.in_type) for _ in range(4)], opts=opts)
+    n_px = p.out_shape[0] * p.out_shape[1]
+    assert res.steady_period(n_px) == p.op.cycles(p, opts)

@@ -1,6 +1,8 @@
 """Padding and the sliding-window generator (line buffers + window registers)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from migen import Array, Cat, Constant, If, Memory, Module, Mux, READ_FIRST, Signal
 from migen.fhdl.bitcontainer import bits_for
 
@@ -65,19 +67,21 @@ class SlidingWindow(Module):
     """
 
     @staticmethod
-    def frame_cycles(padded_shape, kernel, stride, per_window: int) -> int:
-        """Cycles per frame of this generator feeding a consumer that takes ``per_window``
-        cycles per window (the model the block tests check with ``==``).
+    def frame_cycles(padded_shape, kernel, stride, per_window: int, skid: bool = True) -> int:
+        """Cycles per frame of this generator feeding a consumer that takes a window every
+        ``per_window`` cycles (a MAC array: it accepts the next window in the cycle its last
+        step issues), through a one-window skid buffer (``PipeReady``) when ``skid``. The block
+        tests check this model with ``==``.
 
-        The writer stores one padded pixel a cycle (``Hp * Wp``). The reader, per output row,
-        shifts ``kw`` columns for the first window (plus one cycle to release rows) and ``sw``
-        for each next one, while the consumer spends ``per_window`` cycles on each window.
+        The writer stores one padded pixel a cycle (``Hp * Wp``). The reader hands a window on
+        ``sw`` cycles after the previous one within a row; after a row's last window it releases
+        rows and shifts ``kw`` columns, so the next row's first window follows ``kw + 1`` cycles
+        later. ``row_period`` plays these rules window by window until the rows repeat.
         """
         Hp, Wp = padded_shape[:2]
         (kh, kw), (sh, sw) = kernel, stride
         Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-        row = max(kw + 1, per_window) + (Wo - 1) * max(per_window, sw)
-        return max(Hp * Wp, Ho * row)
+        return max(Hp * Wp, Ho * row_period(Wo, kw, sw, per_window, skid))
 
     def __init__(self, padded_shape, typ: IntType, kernel, stride):
         Hp, Wp, C = padded_shape
@@ -251,6 +255,42 @@ def window_generator(padded_shape, typ: IntType, kernel, stride):
     if tuple(kernel) == tuple(padded_shape[:2]):
         return FrameCollector(padded_shape, typ)
     return SlidingWindow(padded_shape, typ, kernel, stride)
+
+
+@lru_cache(maxsize=4096)
+def row_period(Wo: int, kw: int, sw: int, per_window: int, skid: bool) -> int:
+    """Steady-state cycles per output row of the window reader and its consumer (rows always
+    available), from the reader's rules, window by window:
+
+    * a window is ready ``sw`` cycles after the previous one left the reader (the take itself
+      shifts the first column), or ``kw + 1`` cycles after a row's last window;
+    * the consumer takes a window at the earliest ``per_window`` cycles after the previous one;
+    * without a skid buffer a window leaves the reader when the consumer takes it; with one it
+      leaves as soon as the buffer is empty (a buffered window frees it the cycle after the
+      consumer takes it), and passes straight through when the consumer is ready.
+    """
+    P = per_window
+    t_in = t_mac = -(10 ** 9)             # previous window: left the reader / taken by the consumer
+    buffered = False                       # the previous window waited in the skid buffer
+    starts, periods = [], []
+    for row in range(12):
+        for k in range(Wo):
+            ready = t_in + (kw + 1 if k == 0 else sw)
+            if skid:
+                free = t_mac + 1 if buffered else t_in + 1
+                t_in_k = max(ready, free)
+                t_mac_k = max(t_in_k, t_mac + P)
+                buffered = t_mac_k > t_in_k
+            else:
+                t_in_k = t_mac_k = max(ready, t_mac + P)
+            if k == 0:
+                starts.append(t_mac_k)
+            t_in, t_mac = t_in_k, t_mac_k
+        if len(starts) >= 3:
+            periods.append(starts[-1] - starts[-2])
+            if len(periods) >= 3 and periods[-1] == periods[-2] == periods[-3]:
+                return periods[-1]
+    return max(periods[-2:])
 
 
 def _table(values, index):

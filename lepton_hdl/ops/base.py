@@ -241,8 +241,9 @@ class Op:
     def golden(self, p, *xs) -> np.ndarray:
         raise NotImplementedError
 
-    def cycles(self, p) -> int:
-        """Cycles per frame at the nominal rate (every input available, output always ready)."""
+    def cycles(self, p, opts=None) -> int:
+        """Cycles per frame at the nominal rate (every input available, output always ready),
+        for the generation options ``opts`` (``hw.options.HwOptions``, default if None)."""
         H, W, _ = self.in_specs(p)[0][0]
         return H * W
 

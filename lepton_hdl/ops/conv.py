@@ -252,16 +252,19 @@ class ConvOp(Op):
         Ho, Wo, _ = p.out_shape
         return Ho * Wo * p.out_channels * p.dot_len
 
-    def cycles(self, p):
-        """The input side (one padded pixel a cycle) or the MAC array (``nf * sf`` cycles a
-        window plus the window generator's row start), whichever is slower; a layer whose
-        kernel covers the frame collects it, then runs its steps."""
+    def cycles(self, p, opts=None):
+        """The input side (one padded pixel a cycle) or the window generator feeding the MAC
+        array (``nf * sf`` cycles a window, through the skid buffer the options put between
+        them), whichever is slower; a layer whose kernel covers the frame collects it, then runs
+        its steps."""
         from ..hw.mac import MACArray
+        from ..hw.options import HwOptions
         from ..hw.window import SlidingWindow
         Hp, Wp, _ = p.padded_shape
         if p.collects_frame:
             return MACArray.serial_cycles(Hp * Wp, p.cycles_per_window)
-        return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window)
+        return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window,
+                                          skid=(opts or HwOptions()).skid)
 
     def latency(self, p):
         from ..hw.mac import MACArray

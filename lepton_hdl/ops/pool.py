@@ -120,14 +120,14 @@ class _PoolOp(Op):
             return windows(x, p.kernel, p.stride, p.padding, pad_value=p.in_type.qmin).max(axis=(2, 3))
         return apply_requant(windows(x, p.kernel, p.stride, p.padding).sum(axis=(2, 3)), p.requant)
 
-    def cycles(self, p):
+    def cycles(self, p, opts=None):
         from ..hw.window import SlidingWindow
         H, W, _ = p.in_shape
         if p.is_global or p.row_accumulate:
             return H * W                      # one input pixel a cycle
         if p.collects_frame:
             return p.padded_shape[0] * p.padded_shape[1]
-        return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, 1)
+        return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, 1, skid=False)
 
     def latency(self, p):
         from ..hw.pool import reduce_latency
