@@ -148,7 +148,7 @@ class _PoolOp(Op):
         return ring_rows(p.kernel, p.stride) * Wp + 8
 
     def row_fifo(self, p):
-        return p.in_shape[1]
+        return 2 * p.in_shape[1]
 
     def estimate(self, p):
         from ..hw.window import ring_rows

@@ -18,8 +18,10 @@ class StreamResult:
         return [self.cycles[i] for i in range(beats_per_frame - 1, len(self.cycles), beats_per_frame)]
 
     def steady_period(self, beats_per_frame: int) -> float:
-        """Mean cycles between consecutive frame completions (back-to-back frames)."""
+        """Mean cycles between consecutive frame completions over the second half of the frames
+        (back-to-back frames; the first half lets FIFOs and bursts settle)."""
         ends = self.frame_ends(beats_per_frame)
         if len(ends) < 2:
             raise ValueError("need at least two frames for a steady-state period")
-        return (ends[-1] - ends[0]) / (len(ends) - 1)
+        h = min(len(ends) // 2, len(ends) - 2)
+        return (ends[-1] - ends[h]) / (len(ends) - 1 - h)
