@@ -7,6 +7,7 @@ Adding an op is one module here plus its line in this list (``docs/architecture.
 from .base import (REGISTRY, SKIP, Clamp, Match, Op, OpParams, QuantContext, get, of, params_digest,
                    register, sinks_of)
 from . import input, identity, flatten, batchnorm, clamp, conv, pool, add  # noqa: E402,F401  registry
+from . import abs  # noqa: E402,F401
 
 from .add import AddParams  # noqa: E402
 from .clamp import RequantParams  # noqa: E402
