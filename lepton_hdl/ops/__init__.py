@@ -8,6 +8,10 @@ from .base import (REGISTRY, SKIP, Clamp, Match, Op, OpParams, QuantContext, get
                    register, sinks_of)
 from . import input, identity, flatten, batchnorm, clamp, conv, pool, add  # noqa: E402,F401  registry
 from . import abs  # noqa: E402,F401
+from . import table  # noqa: E402,F401
+from . import mul  # noqa: E402,F401
+from . import concat  # noqa: E402,F401
+from . import upsample  # noqa: E402,F401
 
 from .add import AddParams  # noqa: E402
 from .clamp import RequantParams  # noqa: E402
