@@ -33,3 +33,10 @@ def test_soc_residual_model(tmp_path):
     """A model with a residual add, BatchNorm and a global average pool, from a factory file."""
     rc, r = _soc(tmp_path, "lepton_hdl/examples/zoo.py:residual_factory", 20, ("--max-multipliers", "128"))
     assert rc == 0 and r["ok"] and r["mismatches"] == 0 and r["images"] == 20
+
+
+def test_soc_new_ops(tmp_path):
+    """Every new op (hardswish and sigmoid tables, a squeeze-excitation multiply, upsample,
+    concat, abs) through the SoC: accelerator == firmware C == golden on every element."""
+    rc, r = _soc(tmp_path, "lepton_hdl/examples/zoo.py:gallery_factory", 8, ("--max-multipliers", "128"))
+    assert rc == 0 and r["ok"] and r["mismatches"] == 0 and r["images"] == 8
