@@ -49,8 +49,9 @@ def model_c(pipeline) -> tuple[str, str]:
         parts.append(f"static {types[n.name]} {b}[{size[n.name]}];\n")
         buf[n.name] = b
         ins = [buf[i] for i in n.inputs]
-        parts.append(n.op.c_function(n.params, _ident(n.name), [types[i] for i in n.inputs], types[n.name]))
-        calls.append(f"  {_ident(n.name)}({', '.join(ins)}, {b});")
+        fn = f"layer_{_ident(n.name)}"      # prefixed: a node may be called exp, out, tanh, ...
+        parts.append(n.op.c_function(n.params, fn, [types[i] for i in n.inputs], types[n.name]))
+        calls.append(f"  {fn}({', '.join(ins)}, {b});")
     out = g[g.output]
     parts.append(f"""
 void model_infer(const {types[inp.name]} *in, int32_t *out) {{
