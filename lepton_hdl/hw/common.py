@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from migen import Array, Cat, Constant, If, Module, Signal
+from migen.fhdl.bitcontainer import value_bits_sign
 
 from litex.soc.interconnect import stream
 
@@ -97,3 +98,16 @@ class PixelCounter(Module):
 def endpoint(channels: int, typ: IntType) -> stream.Endpoint:
     return stream.Endpoint(pixel_layout(channels, typ))
 
+
+
+def delay(m: Module, ce, bundle: dict, stages: int, name: str = "d") -> list:
+    """``stages`` registered copies of a bundle of signals (or expressions), each one stage
+    later than the one before, all advancing on ``ce`` (a pipeline's valid, flags and indices
+    travelling beside its data). Returns one dict per stage, the last is the latest."""
+    out, cur = [], bundle
+    for i in range(stages):
+        nxt = {k: Signal(value_bits_sign(v), name=f"{k}_{name}{'' if stages == 1 else i}") for k, v in cur.items()}
+        m.sync += If(ce, *[nxt[k].eq(v) for k, v in cur.items()])
+        out.append(nxt)
+        cur = nxt
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 from migen import Case, Cat, If, Memory, Module, Mux, READ_FIRST, Signal
 
 from ..arith import IntType, MULT_BITS
-from .common import PixelCounter, adder_tree, const_table, endpoint, pack, round_clamp, unpack
+from .common import PixelCounter, adder_tree, const_table, delay, endpoint, pack, round_clamp, unpack
 from .options import HwOptions, RequantSplit
 
 
@@ -71,29 +71,40 @@ class MACArray(Module):
     def __init__(self, p, opts: HwOptions = HwOptions(), serial: bool = False):
         kh, kw = p.kernel
         C = p.in_shape[2]
-        Ho, Wo, cout = p.out_shape
-        it, ot = p.in_type, p.out_type
+        cout = p.out_shape[2]
         # serial: the kernel covers the whole padded frame (a linear layer); the sink takes
         # pixels and the operand register collects the frame itself (no window generator)
-        self.sink = endpoint(C, it) if serial else endpoint(kh * kw * C, it)
-        self.source = endpoint(cout, ot)
+        self.sink = endpoint(C, p.in_type) if serial else endpoint(kh * kw * C, p.in_type)
+        self.source = endpoint(cout, p.out_type)
         # # #
-        NF, SF, PE, SIMD = p.nf, p.sf, p.pe, p.simd
-        steps = NF * SF
-        acc_bits = p.acc_bits
-        prod_bits = it.bits + p.w_bits + 1
-        wt = IntType(p.w_bits, True)
-        rotate = opts.rotate and p.groups == 1 and SF > 1
-        requant = opts.requant
+        self.p = p
+        self.ce = Signal()
+        self.out_valid = Signal()
+        self.comb += self.ce.eq(~self.out_valid | self.source.ready)
+        rotate = opts.rotate and p.groups == 1 and p.sf > 1
+        ctl = self._issue(serial, rotate)
+        x1, w1, ctl1 = self._operands(ctl, rotate)
+        # 1b: operands and weights registered once more, so a block-RAM ROM's output (several ns
+        # clock-to-out on ECP5) never feeds a multiplier in the same cycle
+        (x1b, w1b), ctl1b = self._register((x1, w1), ctl1, "1b")
+        prods, ctl2 = self._register(self._products(x1b, w1b), ctl1b, "2")
+        psum, ctl3 = self._register([adder_tree(lane) for lane in prods], ctl2, "3", bits=p.acc_bits)
+        acc, ctl4 = self._accumulate(psum, ctl2, ctl3)
+        mul, ctl5 = self._requant_multiply(acc, ctl3, ctl4, opts.requant)
+        self._output(mul, ctl5)
+        self.latency = self.LATENCY
 
-        ce = Signal()
-        out_valid = Signal()
-        self.comb += ce.eq(~out_valid | self.source.ready)
-
-        # Issue: operand register holds one window while its steps are issued.
-        opr = Signal(kh * kw * C * it.bits, reset_less=True)
+    # -- the parts, in pipeline order -------------------------------------------------------
+    def _issue(self, serial: bool, rotate: bool) -> dict:
+        """The operand register holds one window (or collects a frame, ``serial``) while its
+        ``nf * sf`` steps are issued; returns the issue-stage control bundle."""
+        p, ce = self.p, self.ce
+        NF, SF, steps = p.nf, p.sf, p.nf * p.sf
+        kh, kw = p.kernel
+        self.opr = opr = Signal(kh * kw * p.in_shape[2] * p.in_type.bits, reset_less=True)
         opr_valid = Signal()
-        step, nf, sf = Signal(max=max(steps, 2)), Signal(max=max(NF, 2)), Signal(max=max(SF, 2))
+        self.step = step = Signal(max=max(steps, 2))
+        nf, sf = Signal(max=max(NF, 2)), Signal(max=max(SF, 2))
         issue = Signal()
         last_step = Signal(reset=int(steps == 1))
         self.comb += [
@@ -121,28 +132,31 @@ class MACArray(Module):
         else:
             self.sync += If(load, opr.eq(self.sink.data), opr_valid.eq(1)).Elif(issue & last_step, opr_valid.eq(0))
         if rotate:
-            s_ = SIMD * it.bits
+            s_ = p.simd * p.in_type.bits
             self.sync += If(issue & ~load, opr.eq(Cat(opr[s_:], opr[:s_])))
-        elems = unpack(self, opr, kh * kw * C, it, name="w_in")
+        return dict(v=issue, first=sf == 0, last=sf == SF - 1, nf=nf, sf=sf)
 
-        # Stage 1: select each lane's operands, read the weight ROM.
-        v1, first1, last1 = Signal(), Signal(), Signal()
-        nf1 = Signal(max=max(NF, 2))
-        x1 = [[Signal((it.bits, it.signed), name=f"x1_{l}_{k}", reset_less=True) for k in range(SIMD)] for l in range(PE)]
-        w1 = Signal(PE * SIMD * p.w_bits)
-        self.sync += If(ce, v1.eq(issue), first1.eq(sf == 0), last1.eq(sf == SF - 1), nf1.eq(nf))
+    def _operands(self, ctl: dict, rotate: bool):
+        """Stage 1: each lane's ``simd`` operands selected from the operand register (lanes
+        reading the same elements share one multiplexer), and the step's weight word."""
+        p, ce, it = self.p, self.ce, self.p.in_type
+        PE, SIMD, SF, steps = p.pe, p.simd, p.sf, p.nf * p.sf
+        kh, kw = p.kernel
+        elems = unpack(self, self.opr, kh * kw * p.in_shape[2], it, name="w_in")
+        x1 = [[Signal((it.bits, it.signed), name=f"x1_{l}_{k}", reset_less=True) for k in range(SIMD)]
+              for l in range(PE)]
         tables = lane_schedule(p)
         shared = {}
         if rotate:
             # every lane reads elements [sf*simd, (sf+1)*simd) at step sf: the operand
             # register rotates by simd elements per step instead of feeding a wide multiplexer
             sig = Signal(SIMD * it.bits, name="opsel0")
-            self.comb += sig.eq(opr[:SIMD * it.bits])
+            self.comb += sig.eq(self.opr[:SIMD * it.bits])
             shared = {tuple(t): sig for t in tables}
         for lane, table in enumerate(tables):
             only_sf = all(table[i] == table[i % SF] for i in range(steps))
             key = tuple(table) if rotate else tuple(table[:SF]) if only_sf else tuple(table)
-            sel = sf if only_sf else step
+            sel = ctl["sf"] if only_sf else self.step
             if key not in shared:
                 sig = Signal(SIMD * it.bits, name=f"opsel{len(shared)}")
                 cases = {i: sig.eq(pack([elems[e] for e in key[i]], it.bits)) for i in range(len(key))}
@@ -150,77 +164,85 @@ class MACArray(Module):
                 self.comb += Case(sel, cases)
                 shared[key] = sig
             self.sync += If(ce, Cat(*x1[lane]).eq(shared[key]))
+        w1 = Signal(PE * SIMD * p.w_bits)
         words = weight_words(p)
         if steps >= ROM_MIN_DEPTH:
             # a block-RAM ROM (read enable = the pipeline's clock enable)
             rom = Memory(len(w1), steps, init=words, name="weights")
             rport = rom.get_port(has_re=True, mode=READ_FIRST)
             self.specials += rom, rport
-            self.comb += rport.adr.eq(step), rport.re.eq(ce), w1.eq(rport.dat_r)
+            self.comb += rport.adr.eq(self.step), rport.re.eq(ce), w1.eq(rport.dat_r)
         else:
             # a few words: logic, so constant weights simplify the multipliers
             w1r = Signal(len(w1), reset_less=True)
             cases = {i: w1r.eq(word) for i, word in enumerate(words)}
             cases["default"] = w1r.eq(0)
-            self.sync += If(ce, Case(step, cases))
+            self.sync += If(ce, Case(self.step, cases))
             self.comb += w1.eq(w1r)
+        ctl1 = delay(self, ce, {k: ctl[k] for k in ("v", "first", "last", "nf")}, 1, "1")[0]
+        return x1, w1, ctl1
 
-        # Stage 1b: operands and weights registered once more, so a block-RAM ROM's output
-        # (several ns clock-to-out on ECP5) never feeds a multiplier in the same cycle.
-        v1b, first1b, last1b = Signal(), Signal(), Signal()
-        nf1b = Signal(max=max(NF, 2))
-        x1b = [[Signal((it.bits, it.signed), name=f"x1b_{l}_{k}", reset_less=True) for k in range(SIMD)]
-               for l in range(PE)]
-        w1b = Signal(len(w1), reset_less=True)
-        self.sync += If(ce, v1b.eq(v1), first1b.eq(first1), last1b.eq(last1), nf1b.eq(nf1), w1b.eq(w1),
-                        *[x1b[l][k].eq(x1[l][k]) for l in range(PE) for k in range(SIMD)])
-        wts = unpack(self, w1b, PE * SIMD, wt, name="wt")
+    def _register(self, values, ctl: dict, stage: str, bits=None):
+        """One pipeline stage: ``values`` (nested lists of signals or expressions) and the
+        control bundle registered on the clock enable."""
+        ctl_n = delay(self, self.ce, ctl, 1, stage)[0]
 
-        # Stage 2: products.
-        v2, first2, last2 = Signal(), Signal(), Signal()
-        nf2 = Signal(max=max(NF, 2))
-        prods = [[Signal((prod_bits, True), name=f"p_{l}_{k}", reset_less=True) for k in range(SIMD)] for l in range(PE)]
-        self.sync += If(ce, v2.eq(v1b), first2.eq(first1b), last2.eq(last1b), nf2.eq(nf1b),
-                        *[prods[l][k].eq(x1b[l][k] * wts[l * SIMD + k]) for l in range(PE) for k in range(SIMD)])
+        def reg(v, path):
+            if isinstance(v, (list, tuple)):
+                return [reg(x, f"{path}_{i}") for i, x in enumerate(v)]
+            r = Signal((bits, True) if bits else (len(v), v.signed if hasattr(v, "signed") else False),
+                       name=f"r{stage}{path}", reset_less=True)
+            self.sync += If(self.ce, r.eq(v))
+            return r
+        return reg(values, ""), ctl_n
 
-        # Stage 3: adder tree.
-        v3, first3, last3 = Signal(), Signal(), Signal()
-        nf3 = Signal(max=max(NF, 2))
-        psum = [Signal((acc_bits, True), name=f"ps_{l}", reset_less=True) for l in range(PE)]
-        self.sync += If(ce, v3.eq(v2), first3.eq(first2), last3.eq(last2), nf3.eq(nf2),
-                        *[psum[l].eq(adder_tree(prods[l])) for l in range(PE)])
+    def _products(self, x, w):
+        """Stage 2's inputs: ``pe x simd`` products of operands and weights."""
+        p = self.p
+        wts = unpack(self, w, p.pe * p.simd, IntType(p.w_bits, True), name="wt")
+        prod_bits = p.in_type.bits + p.w_bits + 1
+        out = []
+        for l in range(p.pe):
+            lane = []
+            for k in range(p.simd):
+                s = Signal((prod_bits, True), name=f"pc_{l}_{k}")
+                self.comb += s.eq(x[l][k] * wts[l * p.simd + k])
+                lane.append(s)
+            out.append(lane)
+        return out
 
-        # Stage 4: accumulate (bias preloaded on the first fold).
-        v4 = Signal()
-        nf4 = Signal(max=max(NF, 2))
-        acc = [Signal((acc_bits, True), name=f"acc_{l}", reset_less=True) for l in range(PE)]
-        # per-fold constants are looked up a stage early and registered (a table in front of
-        # an adder or multiplier was the critical path)
-        bias = []
+    def _accumulate(self, psum, ctl2: dict, ctl3: dict):
+        """Stage 4: accumulate each lane's partial sums over the ``sf`` steps, the bias
+        preloaded on the first (looked up a stage early and registered: a table in front of an
+        adder was the critical path)."""
+        p, ce = self.p, self.ce
+        PE, NF = p.pe, p.nf
+        acc = [Signal((p.acc_bits, True), name=f"acc_{l}", reset_less=True) for l in range(PE)]
         for l in range(PE):
-            t = const_table(self, [p.bias[n * PE + l] for n in range(NF)], nf2, f"bias{l}_t")
+            t = const_table(self, [p.bias[n * PE + l] for n in range(NF)], ctl2["nf"], f"bias{l}_t")
             b = Signal((len(t), True), name=f"bias{l}", reset_less=True)
             self.sync += If(ce, b.eq(t))
-            bias.append(b)
-        self.sync += If(ce, v4.eq(v3 & last3), nf4.eq(nf3))
-        for l in range(PE):
-            self.sync += If(ce & v3,
-                If(first3, acc[l].eq(psum[l] + bias[l])).Else(acc[l].eq(acc[l] + psum[l])))
+            self.sync += If(ce & ctl3["v"],
+                If(ctl3["first"], acc[l].eq(psum[l] + b)).Else(acc[l].eq(acc[l] + psum[l])))
+        ctl4 = delay(self, ce, dict(v=ctl3["v"] & ctl3["last"], nf=ctl3["nf"]), 1, "4")[0]
+        return acc, ctl4
 
-        # Stage 5: requant multiply acc x M (M >= 0, MULT_BITS bits) as two partial products
-        # over two stages, so no cycle holds a full accumulator x 16-bit multiply.
-        #   "halves": acc x low byte and acc x high byte of M (LUT multipliers: short paths);
-        #   "dsp16":  low 16 accumulator bits x M, one unsigned 16x16 product (one iCE40
-        #             SB_MAC16), plus the few high bits x M as shift-adds in logic.
-        v5a, v5 = Signal(), Signal()
-        nf5a, nf5 = Signal(max=max(NF, 2)), Signal(max=max(NF, 2))
+    def _requant_multiply(self, acc, ctl3: dict, ctl4: dict, split: RequantSplit):
+        """Stage 5: acc x M (M >= 0, MULT_BITS bits) as two partial products over two stages, so
+        no cycle holds a full accumulator x 16-bit multiply.
+
+        ``HALVES``: acc x low byte and acc x high byte of M (LUT multipliers: short paths);
+        ``DSP16``: low 16 accumulator bits x M, one unsigned 16x16 product (one iCE40 SB_MAC16),
+        plus the few high bits x M as shift-adds in logic."""
+        p, ce = self.p, self.ce
+        PE, NF, acc_bits = p.pe, p.nf, p.acc_bits
         mbits = acc_bits + MULT_BITS
-        mults = p.requant.channel_mult(cout)
+        mults = p.requant.channel_mult(p.out_shape[2])
         mul = [Signal((mbits, True), name=f"m_{l}", reset_less=True) for l in range(PE)]
         for l in range(PE):
             m = Signal(MULT_BITS, name=f"mult{l}_w", reset_less=True)   # unsigned: M >= 0
-            self.sync += If(ce, m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], nf3, f"mult{l}")))
-            if requant is RequantSplit.HALVES:
+            self.sync += If(ce, m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], ctl3["nf"], f"mult{l}")))
+            if split is RequantSplit.HALVES:
                 half = MULT_BITS // 2
                 p_lo = Signal((acc_bits + half + 1, True), name=f"mlo_{l}", reset_less=True)
                 p_hi = Signal((acc_bits + half + 1, True), name=f"mhi_{l}", reset_less=True)
@@ -242,22 +264,28 @@ class MACArray(Module):
                 pos = adder_tree(terms) if terms else 0
                 self.sync += If(ce, p_lo.eq(a_lo * m), p_hi.eq(pos - neg),
                                 mul[l].eq((p_hi << 16) + p_lo))
-        self.sync += If(ce, v5a.eq(v4), nf5a.eq(nf4), v5.eq(v5a), nf5.eq(nf5a))
+        return mul, delay(self, ce, ctl4, 2, "5")[-1]
 
-        # Stage 6: round, shift, clamp into the output pixel.
+    def _output(self, mul, ctl5: dict):
+        """Stage 6: round, shift and clamp each lane into its slice of the output pixel; the
+        pixel is valid once its last fold is in."""
+        p, ce, ot = self.p, self.ce, self.p.out_type
+        PE, NF = p.pe, p.nf
         rq = p.requant
+        mbits = p.acc_bits + MULT_BITS
         ys = [round_clamp(self, mul[l], mbits, rq.shift, rq.lo, rq.hi, ot, name=f"rq{l}") for l in range(PE)]
-        out = Signal(cout * ot.bits, reset_less=True)
+        out = Signal(p.out_shape[2] * ot.bits, reset_less=True)
         group = {n: out[n * PE * ot.bits:(n + 1) * PE * ot.bits].eq(pack(ys, ot.bits)) for n in range(NF)}
+        v5, nf5 = ctl5["v"], ctl5["nf"]
         self.sync += [
             If(ce & v5, Case(nf5, group)),
-            If(ce & v5 & (nf5 == NF - 1), out_valid.eq(1)).Elif(self.source.ready, out_valid.eq(0)),
+            If(ce & v5 & (nf5 == NF - 1), self.out_valid.eq(1)).Elif(self.source.ready, self.out_valid.eq(0)),
         ]
+        Ho, Wo, _ = p.out_shape
         self.submodules.count = count = PixelCounter(Ho * Wo, self.source.valid & self.source.ready)
         self.comb += [
-            self.source.valid.eq(out_valid),
+            self.source.valid.eq(self.out_valid),
             self.source.data.eq(out),
             self.source.first.eq(count.first),
             self.source.last.eq(count.last),
         ]
-        self.latency = self.LATENCY
