@@ -115,5 +115,7 @@ def requantize(acc: np.ndarray, mult, shift: int, qmin: int, qmax: int) -> np.nd
     acc = np.asarray(acc, dtype=np.int64)
     m = np.asarray(mult, dtype=np.int64)
     bound = int(np.abs(acc).max(initial=0)) * int(np.abs(m).max(initial=0))
-    assert bound < (1 << 62), "requant product would overflow int64"
+    if bound >= (1 << 62):
+        from .errors import InvariantError
+        raise InvariantError(f"requant product up to {bound} would overflow int64")
     return np.clip(round_shift(acc * m, shift), qmin, qmax)

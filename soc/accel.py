@@ -59,14 +59,28 @@ class StreamLayout:
 
 
 class LeptonAccelerator(LiteXModule):
+    """The pipeline as a SoC peripheral: a DMA reader feeds input frames from memory, a DMA
+    writer stores the outputs, CSRs start a job of N frames and report busy/done/error and the
+    cycles it took, a done event raises the IRQ."""
+
     def __init__(self, core, layout: StreamLayout, rd_bus, wr_bus):
         self.core = core
-        self.layout = L = layout
-        self.reader = reader = WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16)
-        self.writer = writer = WishboneDMAWriter(wr_bus, endianness="big")
+        self.layout = layout
+        self.reader = WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16)
+        self.writer = WishboneDMAWriter(wr_bus, endianness="big")
         self.irq = Signal()
+        self.add_csr()
+        # # #
+        self.busy, self.finish = Signal(), Signal()
+        self.total_in, self.total_out = Signal(32), Signal(32)
+        self.rd_count, self.wr_count = Signal(32), Signal(32)
+        self.start = self._start.re & self._start.r[0]
+        self.add_ctrl()
+        self.add_input()
+        self.add_output()
 
-        # Control ------------------------------------------------------------------------------
+    def add_csr(self):
+        """The firmware interface (``firmware/lepton.c``), one register a line."""
         self._src = CSRStorage(32, description="Byte address of the input frames.")
         self._dst = CSRStorage(32, description="Byte address for the output frames.")
         self._frames = CSRStorage(32, description="Frames to process.")
@@ -77,44 +91,42 @@ class LeptonAccelerator(LiteXModule):
         self.ev = EventManager()
         self.ev.done = EventSourcePulse(description="All frames written.")
         self.ev.finalize()
-        # # #
-        busy, done, error = Signal(), Signal(), Signal()
+
+    def add_ctrl(self):
+        """Start (refused while busy or for zero frames: error), count cycles, finish."""
+        L = self.layout
+        busy = self.busy
+        done, error = Signal(), Signal()
         cycles = Signal(32)
-        total_in = Signal(32)
-        total_out = Signal(32)
-        rd_count = Signal(32)
-        wr_count = Signal(32)
-        finish = Signal()
-        start = self._start.re & self._start.r[0]
         self.comb += [
             self._status.fields.busy.eq(busy),
             self._status.fields.done.eq(done),
             self._status.fields.error.eq(error),
             self._cycles.status.eq(cycles),
-            self.ev.done.trigger.eq(finish),
+            self.ev.done.trigger.eq(self.finish),
             self.irq.eq(self.ev.irq),
         ]
         self.sync += [
-            If(start,
+            If(self.start,
                 If(busy | (self._frames.storage == 0), error.eq(1)).Else(
-                    busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), rd_count.eq(0), wr_count.eq(0),
-                    total_in.eq(self._frames.storage * L.in_words),
-                    total_out.eq(self._frames.storage * L.out_words))
+                    busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), self.rd_count.eq(0), self.wr_count.eq(0),
+                    self.total_in.eq(self._frames.storage * L.in_words),
+                    self.total_out.eq(self._frames.storage * L.out_words))
             ).Elif(busy,
                 cycles.eq(cycles + 1),
-                If(finish, busy.eq(0), done.eq(1)))
+                If(self.finish, busy.eq(0), done.eq(1)))
         ]
 
-        # Input: addresses -> DMA reader -> 32-bit words -> pixels -> pipeline -------------------
-        src_word = self._src.storage[2:]
-        dst_word = self._dst.storage[2:]
+    def add_input(self):
+        """Addresses -> DMA reader -> 32-bit words -> pixels -> pipeline."""
+        L, core, reader = self.layout, self.core, self.reader
+        rd_count, total_in = self.rd_count, self.total_in
         self.comb += [
-            reader.sink.valid.eq(busy & (rd_count < total_in)),
-            reader.sink.address.eq(src_word + rd_count),
+            reader.sink.valid.eq(self.busy & (rd_count < total_in)),
+            reader.sink.address.eq(self._src.storage[2:] + rd_count),
             reader.sink.last.eq(rd_count == total_in - 1),
         ]
         self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
-
         in_w = len(core.sink.data)
         self.in_conv = in_conv = stream.Converter(32, L.in_pad)
         self.comb += [reader.source.connect(in_conv.sink, omit={"last", "first"})]
@@ -131,7 +143,7 @@ class LeptonAccelerator(LiteXModule):
             self.sync += [
                 If(in_conv.source.valid & in_conv.source.ready,
                     If(chunk == chunks - 1, chunk.eq(0)).Else(chunk.eq(chunk + 1))),
-                If(start & ~busy, chunk.eq(0)),
+                If(self.start & ~self.busy, chunk.eq(0)),
             ]
         else:
             self.comb += [
@@ -140,7 +152,10 @@ class LeptonAccelerator(LiteXModule):
                 in_conv.source.ready.eq(core.sink.ready),
             ]
 
-        # Output: pipeline -> padded pixels -> 32-bit words -> DMA writer ------------------------
+    def add_output(self):
+        """Pipeline -> padded pixels -> 32-bit words -> DMA writer; finish when every word of
+        the job is written."""
+        L, core, writer = self.layout, self.core, self.writer
         self.out_conv = out_conv = stream.Converter(L.out_pad, 32)
         self.comb += [
             out_conv.sink.valid.eq(core.source.valid),
@@ -148,8 +163,8 @@ class LeptonAccelerator(LiteXModule):
             core.source.ready.eq(out_conv.sink.ready),
             writer.sink.valid.eq(out_conv.source.valid),
             writer.sink.data.eq(out_conv.source.data),
-            writer.sink.address.eq(dst_word + wr_count),
+            writer.sink.address.eq(self._dst.storage[2:] + self.wr_count),
             out_conv.source.ready.eq(writer.sink.ready),
-            finish.eq(busy & (wr_count == total_out) & (rd_count == total_in)),
+            self.finish.eq(self.busy & (self.wr_count == self.total_out) & (self.rd_count == self.total_in)),
         ]
-        self.sync += If(writer.sink.valid & writer.sink.ready, wr_count.eq(wr_count + 1))
+        self.sync += If(writer.sink.valid & writer.sink.ready, self.wr_count.eq(self.wr_count + 1))

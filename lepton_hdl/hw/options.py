@@ -9,14 +9,22 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class Family(str, Enum):
+class _StrEnum(str, Enum):
+    """An enum whose members are their string values wherever a string is (dict keys,
+    f-strings, comparisons), so board tables stay plain data."""
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+
+
+class Family(_StrEnum):
     """An FPGA family (or the simulator) the gateware is generated for."""
     ECP5 = "ecp5"
     ICE40 = "ice40"
     SIM = "sim"
 
 
-class RequantSplit(str, Enum):
+class RequantSplit(_StrEnum):
     """How a MAC array splits its requant multiply (accumulator x 16-bit M).
 
     ``HALVES``: acc x low and high byte of M (LUT multipliers, short paths). ``DSP16``: the low

@@ -84,81 +84,84 @@ class SlidingWindow(Module):
         return max(Hp * Wp, Ho * row_period(Wo, kw, sw, per_window, skid))
 
     def __init__(self, padded_shape, typ: IntType, kernel, stride):
-        Hp, Wp, C = padded_shape
-        kh, kw = kernel
-        sh, sw = stride
-        Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-        R = ring_rows(kernel, stride)      # capacity in rows
-        K = kh                             # banks
-        RB = -(-R // K)                    # row slots per bank
-        RS = K * RB                        # row slots in the ring (>= R)
-        tail = Hp - (Ho - 1) * sh          # rows released after a frame's last output row
-        pw = C * typ.bits
-        sync_read = Wp > 1
+        self.g = g = RingGeometry(padded_shape, kernel, stride)
+        C = padded_shape[2]
+        self.pw = C * typ.bits
         self.sink = endpoint(C, typ)
-        self.source = endpoint(kh * kw * C, typ)
+        self.source = endpoint(g.kh * g.kw * C, typ)
         # # #
-        held = Signal(max=R + 1)           # complete rows in the ring, not yet released
-        inc = Signal()                     # writer completes a row this cycle
-        rel = Signal(max=max(tail, sh) + 1)  # rows the reader releases this cycle
-        self.sync += held.eq(held + inc - rel)
+        self.held = Signal(max=g.R + 1)          # complete rows in the ring, not yet released
+        self.inc = Signal()                      # writer completes a row this cycle
+        self.rel = Signal(max=max(g.tail, g.sh) + 1)  # rows the reader releases this cycle
+        self.sync += self.held.eq(self.held + self.inc - self.rel)
+        # reader position: column and the slot of the current output row's top row
+        self.cx, self.rslot = Signal(max=max(g.Wp, 2)), Signal(max=max(g.RS, 2))
+        write = self._writer()
+        rdata, sync_ports = self._banks(write)
+        self._reader(rdata, sync_ports)
 
-        # Writer: slot wslot = bank wbank, row wbase / Wp of that bank.
-        wx = Signal(max=max(Wp, 2))
-        wbank = Signal(max=max(K, 2))
-        wbase = Signal(max=max(RS * Wp, 2))
+    def _writer(self):
+        """Stores one padded pixel a cycle while the ring has room; row slot ``s`` is bank
+        ``s % kh`` at row ``s // kh`` of that bank."""
+        g = self.g
+        self.wx = wx = Signal(max=max(g.Wp, 2))
+        self.wbank = wbank = Signal(max=max(g.K, 2))
+        self.wbase = wbase = Signal(max=max(g.RS * g.Wp, 2))
         write = Signal()
         self.comb += [
-            self.sink.ready.eq(held < R),
+            self.sink.ready.eq(self.held < g.R),
             write.eq(self.sink.valid & self.sink.ready),
-            inc.eq(write & (wx == Wp - 1)),
+            self.inc.eq(write & (wx == g.Wp - 1)),
         ]
         self.sync += If(write,
-            If(wx == Wp - 1,
+            If(wx == g.Wp - 1,
                 wx.eq(0),
-                If(wbank == K - 1,
+                If(wbank == g.K - 1,
                     wbank.eq(0),
-                    wbase.eq(Mux(wbase == (RB - 1) * Wp, 0, wbase + Wp)),
+                    wbase.eq(Mux(wbase == (g.RB - 1) * g.Wp, 0, wbase + g.Wp)),
                 ).Else(wbank.eq(wbank + 1)),
             ).Else(wx.eq(wx + 1)))
+        return write
 
-        # Reader state and its next value (the synchronous read address uses the next one).
-        cx = Signal(max=max(Wp, 2))        # reader's column
-        rslot = Signal(max=max(RS, 2))     # slot of the current output row's top row
-        cx_n = Signal(max=max(Wp, 2))
-        rslot_n = Signal(max=max(RS, 2))
-
-        # Bank b holds, for the output row starting at slot r, window row (b - r) % K at
-        # base address ((r + (b - r) % K) % RS // K) * Wp; window row ky reads bank (r+ky) % K.
-        def slot_base(b, r):
-            return ((r + (b - r) % K) % RS // K) * Wp
-        rdata = []
-        sync_ports = []
-        for b in range(K):
-            mem = Memory(pw, max(RB * Wp, 2), name=f"ring{b}")
+    def _banks(self, write):
+        """The ``kh`` one-write one-read memories; synchronous read ports (their addresses are
+        driven by the reader), or asynchronous ones for a one-pixel-wide frame."""
+        g = self.g
+        rdata, sync_ports = [], []
+        for b in range(g.K):
+            mem = Memory(self.pw, max(g.RB * g.Wp, 2), name=f"ring{b}")
             wport = mem.get_port(write_capable=True)
             self.specials += mem, wport
-            self.comb += [wport.adr.eq(wbase + wx), wport.dat_w.eq(self.sink.data),
-                          wport.we.eq(write & (wbank == b))]
-            if sync_read:
+            self.comb += [wport.adr.eq(self.wbase + self.wx), wport.dat_w.eq(self.sink.data),
+                          wport.we.eq(write & (self.wbank == b))]
+            if g.Wp > 1:
                 rport = mem.get_port(mode=READ_FIRST)
                 sync_ports.append((b, rport))
             else:
-                base = Signal(max=max(RS * Wp, 2), name=f"base{b}")
+                base = Signal(max=max(g.RS * g.Wp, 2), name=f"base{b}")
                 rport = mem.get_port(async_read=True)
-                self.comb += base.eq(_table([slot_base(b, r) for r in range(RS)], rslot)), \
-                    rport.adr.eq(base + cx)
+                self.comb += base.eq(_table([g.slot_base(b, r) for r in range(g.RS)], self.rslot)), \
+                    rport.adr.eq(base + self.cx)
             self.specials += rport
             rdata.append(rport.dat_r)
+        return rdata, sync_ports
 
-        # Reader.
+    def _reader(self, rdata, sync_ports):
+        """Shifts one column (``kh`` pixels read in parallel) a cycle into the window registers
+        once an output row's rows are in; hands on each finished window; releases rows after a
+        row's last window; drives the synchronous read addresses from registers only."""
+        g = self.g
+        kh, kw, sh, sw, Ho, Wo, RS, K = g.kh, g.kw, g.sh, g.sw, g.Ho, g.Wo, g.RS, g.K
+        held, rel, cx, rslot = self.held, self.rel, self.cx, self.rslot
+        cx_n = Signal(max=max(g.Wp, 2))
+        rslot_n = Signal(max=max(RS, 2))
         oy, ox = Signal(max=max(Ho, 2)), Signal(max=max(Wo, 2))
         need = Signal(max=max(kw, sw) + 1, reset=kw)  # columns to shift in before the next window
         pending = Signal()
         take = Signal()
         shift = Signal()
         row_done = Signal()
-        rel_n = Mux(oy == Ho - 1, tail, sh)
+        rel_n = Mux(oy == Ho - 1, g.tail, sh)
         self.comb += [
             take.eq(pending & self.source.ready),
             row_done.eq(take & (ox == Wo - 1)),
@@ -169,13 +172,13 @@ class SlidingWindow(Module):
         for ky in range(kh):
             bank = [(r + ky) % K for r in range(RS)]
             col.append(Array(rdata)[_table(bank, rslot)] if K > 1 else rdata[0])
-        win = [[Signal(pw, name=f"win{r}_{c}", reset_less=True) for c in range(kw)] for r in range(kh)]
+        win = [[Signal(self.pw, name=f"win{r}_{c}", reset_less=True) for c in range(kw)] for r in range(kh)]
         for r in range(kh):
             for c in range(kw):
                 self.sync += If(shift, win[r][c].eq(win[r][c + 1] if c + 1 < kw else col[r]))
         need_eff = Mux(take, sw, need)
         releasing = Signal()
-        nslot = Signal(max=2 * RS + max(tail, sh) + 1)
+        nslot = Signal(max=2 * RS + max(g.tail, sh) + 1)
         self.comb += nslot.eq(rslot + rel_n)
         waiting = Signal()                 # last window of a row taken; rows not all written yet
         self.comb += releasing.eq((row_done | waiting) & (held >= rel_n))
@@ -185,11 +188,11 @@ class SlidingWindow(Module):
         # release moves to (a table of the current slot), chosen by releasing / shift.
         for b, rport in sync_ports:
             aw = len(rport.adr)
-            cur = Signal(aw, name=f"adr{b}_cur", reset=slot_base(b, 0))
+            cur = Signal(aw, name=f"adr{b}_cur", reset=g.slot_base(b, 0))
             after = Signal(aw, name=f"adr{b}_rel")
             self.comb += [
-                after.eq(Mux(oy == Ho - 1, _table([slot_base(b, (r + tail) % RS) for r in range(RS)], rslot),
-                             _table([slot_base(b, (r + sh) % RS) for r in range(RS)], rslot))),
+                after.eq(Mux(oy == Ho - 1, _table([g.slot_base(b, (r + g.tail) % RS) for r in range(RS)], rslot),
+                             _table([g.slot_base(b, (r + sh) % RS) for r in range(RS)], rslot))),
                 If(releasing, rport.adr.eq(after)).Elif(shift, rport.adr.eq(cur + 1)).Else(rport.adr.eq(cur)),
             ]
             self.sync += cur.eq(rport.adr)
@@ -209,7 +212,6 @@ class SlidingWindow(Module):
                 If(oy == Ho - 1, oy.eq(0)).Else(oy.eq(oy + 1)),
             ),
         ]
-
         self.submodules.count = count = PixelCounter(Ho * Wo, self.source.valid & self.source.ready)
         self.comb += [
             self.source.valid.eq(pending),
@@ -217,6 +219,25 @@ class SlidingWindow(Module):
             self.source.first.eq(count.first),
             self.source.last.eq(count.last),
         ]
+
+
+class RingGeometry:
+    """The sliding window's ring: ``R = 2*kh + sh - 1`` rows in ``K = kh`` banks of ``RB`` row
+    slots each; bank ``b`` holds, for the output row starting at slot ``r``, window row
+    ``(b - r) % K`` at base address ``slot_base(b, r)``; window row ``ky`` reads bank ``(r+ky) % K``."""
+
+    def __init__(self, padded_shape, kernel, stride):
+        self.Hp, self.Wp = padded_shape[:2]
+        (self.kh, self.kw), (self.sh, self.sw) = kernel, stride
+        self.Ho, self.Wo = (self.Hp - self.kh) // self.sh + 1, (self.Wp - self.kw) // self.sw + 1
+        self.R = ring_rows(kernel, stride)        # capacity in rows
+        self.K = self.kh                          # banks
+        self.RB = -(-self.R // self.K)            # row slots per bank
+        self.RS = self.K * self.RB                # row slots in the ring (>= R)
+        self.tail = self.Hp - (self.Ho - 1) * self.sh  # rows released after a frame's last output row
+
+    def slot_base(self, b: int, r: int) -> int:
+        return ((r + (b - r) % self.K) % self.RS // self.K) * self.Wp
 
 
 class FrameCollector(Module):
