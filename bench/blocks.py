@@ -17,7 +17,14 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from conftest import make_add, make_conv, make_pool, rand_input  # noqa: E402
 
+from lepton_hdl.arith import IntType, quantize_multipliers  # noqa: E402
 from lepton_hdl.ops import sinks_of  # noqa: E402
+from lepton_hdl.ops.abs import AbsParams  # noqa: E402
+from lepton_hdl.ops.concat import ConcatParams  # noqa: E402
+from lepton_hdl.ops.mul import MulParams  # noqa: E402
+from lepton_hdl.ops.table import Fn, TableParams, make_table  # noqa: E402
+from lepton_hdl.ops.upsample import UpsampleParams  # noqa: E402
+from lepton_hdl.params import Requant  # noqa: E402
 from lepton_hdl.sim.frames import pack_frame  # noqa: E402
 from lepton_hdl.hw.options import HwOptions  # noqa: E402
 from lepton_hdl.sim.verilator import VerilatorModel  # noqa: E402
@@ -33,7 +40,29 @@ CASES = [
     ("avgpool 8x8x8 k3p1", lambda r, pe, simd: make_pool(r, (8, 8, 8), "avg", 3, 1, 1), [(None, None)]),
     ("global avg 8x8x16", lambda r, pe, simd: make_pool(r, (8, 8, 16), "global_avg", 1), [(None, None)]),
     ("residual add 8x8x8", lambda r, pe, simd: make_add(r, (8, 8, 8)), [(None, None)]),
+    ("mul gate 8x8x8", lambda r, pe, simd: _mul(r, (8, 8, 8), True), [(None, None)]),
+    ("concat 8x8x(4+4)", lambda r, pe, simd: _concat(r), [(None, None)]),
+    ("upsample x2 8x8x8", lambda r, pe, simd: UpsampleParams((8, 8, 8), IntType(8), (2, 2)), [(None, None)]),
+    ("table (sigmoid) 8x8x8", lambda r, pe, simd: _table(r), [(None, None)]),
+    ("abs 8x8x8", lambda r, pe, simd: AbsParams((8, 8, 8), IntType(8)), [(None, None)]),
 ]
+
+
+def _mul(rng, shape, gate):
+    (m,), s = quantize_multipliers([0.01])
+    return MulParams(shape, (1, 1, shape[2]) if gate else shape, IntType(8), IntType(8, False), m, s, IntType(8))
+
+
+def _concat(rng):
+    mult, s = quantize_multipliers([0.7, 1.0])
+    return ConcatParams(((8, 8, 4), (8, 8, 4)), (IntType(8), IntType(8)), Requant([mult[0]] * 4 + [mult[1]] * 4, s, IntType(8)))
+
+
+def _table(rng):
+    from lepton_hdl.ir import QTensor
+    it = IntType(8)
+    return TableParams((8, 8, 8), it, IntType(8, False),
+                       make_table(Fn.SIGMOID, QTensor(0.05, it), QTensor(1 / 255, IntType(8, False))), Fn.SIGMOID)
 
 
 def measure(p, frames, name):

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 
 from blockcheck import check_frames, to_verilog
 from conftest import rand_input
 from lepton_hdl import golden
 from lepton_hdl.arith import IntType
+from lepton_hdl.examples import zoo
 from lepton_hdl.ops.abs import AbsParams
 from opcheck import check_model
 
@@ -24,24 +24,8 @@ def test_abs_block(bits, signed):
     to_verilog(p)
 
 
-class Sobel(nn.Module):
-    """Edge magnitude |gx| + |gy| of a grey image."""
-
-    def __init__(self):
-        super().__init__()
-        k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-        self.gx = nn.Conv2d(1, 1, 3, padding=1, bias=False)
-        self.gy = nn.Conv2d(1, 1, 3, padding=1, bias=False)
-        with torch.no_grad():
-            self.gx.weight.copy_(k.view(1, 1, 3, 3))
-            self.gy.weight.copy_(k.t().contiguous().view(1, 1, 3, 3))
-
-    def forward(self, x):
-        return torch.abs(self.gx(x)) + self.gy(x).abs()
-
-
 @pytest.mark.verilator
 def test_sobel_magnitude(tmp_path):
     x = torch.rand(32, 1, 12, 12, generator=torch.Generator().manual_seed(0))
-    pipe, err = check_model(Sobel(), x, tmp_path, tol=0.02)
+    pipe, err = check_model(zoo.make("sobel")[0], x, tmp_path, tol=0.02)
     assert [n.op.name for n in pipe.graph.nodes].count("abs") == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 from migen import If, Module, Signal
 
 from ..arith import MULT_BITS, signed_bits_for
-from .common import PixelCounter, endpoint, pack, round_clamp, unpack
+from .common import drive_source, endpoint, round_clamp, unpack
 from .join import join
 from .pool import requant_stages
 
@@ -40,13 +40,7 @@ class ResidualAdd(Module):
               for c in range(C)]
         out = [Signal((p.out.bits + 1, True), name=f"o{c}") for c in range(C)]
         self.sync += If(ce, v2.eq(v1), *[out[c].eq(ys[c]) for c in range(C)])
-        self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
-        self.comb += [
-            self.source.valid.eq(v2),
-            self.source.data.eq(pack(out, p.out.bits)),
-            self.source.first.eq(count.first),
-            self.source.last.eq(count.last),
-        ]
+        drive_source(self, out, v2, H * W, p.out)
 
 
 class RequantBlock(Module):
@@ -63,10 +57,4 @@ class RequantBlock(Module):
         x = unpack(self, self.sink.data, C, p.in_type, name="x")
         vb = signed_bits_for(p.in_type.qmin, p.in_type.qmax)
         out, valid = requant_stages(self, ce, x, vb, self.sink.valid, p)
-        self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
-        self.comb += [
-            self.source.valid.eq(valid),
-            self.source.data.eq(pack(out, p.out_type.bits)),
-            self.source.first.eq(count.first),
-            self.source.last.eq(count.last),
-        ]
+        drive_source(self, out, valid, H * W, p.out_type)

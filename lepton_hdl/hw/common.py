@@ -111,3 +111,15 @@ def delay(m: Module, ce, bundle: dict, stages: int, name: str = "d") -> list:
         out.append(nxt)
         cur = nxt
     return out
+
+
+def drive_source(m: Module, out, valid, n_px: int, ot: IntType):
+    """Drive ``m.source`` for frames of ``n_px`` pixels: ``out`` elements packed to ``ot.bits``
+    each, ``valid``, and first/last from a beat counter."""
+    m.submodules.count = count = PixelCounter(n_px, m.source.valid & m.source.ready)
+    m.comb += [
+        m.source.valid.eq(valid),
+        m.source.data.eq(pack(out, ot.bits)),
+        m.source.first.eq(count.first),
+        m.source.last.eq(count.last),
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from migen import If, Module, Signal
 
 from ..arith import IntType
-from .common import PixelCounter, endpoint, pack, unpack
+from .common import drive_source, endpoint, unpack
 
 
 class Elementwise(Module):
@@ -24,10 +24,4 @@ class Elementwise(Module):
         out = [Signal((out_type.bits + 1, True), name=f"y{c}", reset_less=True) for c in range(C)]
         valid = Signal()
         self.sync += If(ce, valid.eq(self.sink.valid), *[out[c].eq(fn(self, x[c], c)) for c in range(C)])
-        self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
-        self.comb += [
-            self.source.valid.eq(valid),
-            self.source.data.eq(pack(out, out_type.bits)),
-            self.source.first.eq(count.first),
-            self.source.last.eq(count.last),
-        ]
+        drive_source(self, out, valid, H * W, out_type)

@@ -5,7 +5,7 @@ from migen import Cat, If, Module, Mux, Signal
 from litex.soc.interconnect import stream
 
 from ..arith import MULT_BITS
-from .common import PixelCounter, adder_tree, endpoint, pack, round_clamp, unpack
+from .common import PixelCounter, adder_tree, drive_source, endpoint, pack, round_clamp, unpack
 from .window import Pad, window_generator
 
 
@@ -52,18 +52,7 @@ class WindowReduce(Module):
             v1 = Signal()
             self.sync += If(ce, v1.eq(valid), *[sums[c].eq(adder_tree(per_ch[c])) for c in range(C)])
             out, valid = requant_stages(self, ce, sums, sb, v1, p)
-        _drive_source(self, out, valid, Ho * Wo, ot)
-
-
-def _drive_source(m, out, valid, n_px: int, ot):
-    """The source of an ``n_px``-pixel frame: ``out`` elements packed, first/last counted."""
-    m.submodules.count = count = PixelCounter(n_px, m.source.valid & m.source.ready)
-    m.comb += [
-        m.source.valid.eq(valid),
-        m.source.data.eq(pack(out, ot.bits)),
-        m.source.first.eq(count.first),
-        m.source.last.eq(count.last),
-    ]
+        drive_source(self, out, valid, Ho * Wo, ot)
 
 
 def requant_stages(m, ce, values, value_bits, valid, p):
@@ -138,7 +127,7 @@ class RowPool(Module):
             out, valid = res, v1
         else:
             out, valid = requant_stages(self, ce, res, ab, v1, p)
-        _drive_source(self, out, valid, Ho * Wo, ot)
+        drive_source(self, out, valid, Ho * Wo, ot)
 
 
 class GlobalAvgPool(Module):

@@ -7,7 +7,7 @@ from typing import Optional
 from ..arith import IntType, MULT_BITS, quantize_multipliers, requantize
 from ..errors import UnsupportedOpError
 from ..params import Requant, check_input, shape3
-from .base import Match, Op, OpParams, apply_clamp, fail, register
+from .base import Match, Op, OpParams, apply_clamp, fail, register, tensor_operands
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,16 +43,6 @@ class AddParams(OpParams):
         return self.out
 
 
-def binary_inputs(ctx, n, what: str, path: str) -> tuple:
-    """The two tensor operands of a binary fx node (``a + b``, ``torch.mul(a, b)``); a constant
-    operand is refused."""
-    import torch.fx
-    a, b = n.args[0], n.args[1]
-    if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
-        fail(f"{what} with a constant", path, "only an elementwise op of two tensors is supported")
-    return ctx.src(a), ctx.src(b)
-
-
 @register
 class AddOp(Op):
     """``a + b``, ``torch.add(a, b)``, ``a.add(b)`` of two equally shaped tensors."""
@@ -70,7 +60,8 @@ class AddOp(Op):
     def from_function(self, ctx, n, f, path):
         if n.kwargs.get("alpha", 1) != 1:
             fail("torch.add(alpha != 1)", path)
-        return Match({}, inputs=binary_inputs(ctx, n, "add", path))
+        a, b = tensor_operands(n, "add", path)
+        return Match({}, inputs=(ctx.src(a), ctx.src(b)))
 
     def float_exec(self, node, args):
         return apply_clamp(args[0] + args[1], node.attrs)

@@ -158,6 +158,17 @@ def arg(node, i: int, key: str, default=None):
     return node.args[i] if len(node.args) > i else default
 
 
+def tensor_operands(node, what: str, path: str) -> tuple:
+    """The two fx operands of a binary elementwise node (``a + b``, ``torch.mul(a, b)``); a
+    constant operand is refused (fold a constant into the layer before it)."""
+    import torch.fx
+    a, b = node.args[0], node.args[1]
+    if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
+        fail(f"{what} with a constant", path, "only an elementwise op of two tensors is supported "
+             "(fold a constant into the layer before it)")
+    return a, b
+
+
 def pair(v) -> tuple:
     return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
 

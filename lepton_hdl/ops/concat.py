@@ -14,7 +14,7 @@ from migen import If, Module, Signal
 
 from ..arith import IntType, MULT_BITS, quantize_multipliers, signed_bits_for
 from ..csrc import array, rq_call
-from ..hw.common import PixelCounter, endpoint, pack, unpack
+from ..hw.common import drive_source, endpoint, unpack
 from ..hw.join import join
 from ..hw.pool import requant_stages
 from ..params import Requant, apply_requant, check_input, shape3
@@ -143,10 +143,4 @@ class ConcatBlock(Module):
         v1 = Signal()
         self.sync += If(ce, v1.eq(valid), *[x[c].eq(elems[c]) for c in range(C)])
         out, v3 = requant_stages(self, ce, x, vb, v1, p)
-        self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
-        self.comb += [
-            self.source.valid.eq(v3),
-            self.source.data.eq(pack(out, p.out_type.bits)),
-            self.source.first.eq(count.first),
-            self.source.last.eq(count.last),
-        ]
+        drive_source(self, out, v3, H * W, p.out_type)

@@ -15,11 +15,11 @@ from migen import If, Module, Signal
 
 from ..arith import IntType, MULT_BITS, quantize_multipliers, requantize, signed_bits_for
 from ..csrc import rq_call
-from ..hw.common import PixelCounter, endpoint, pack, unpack
+from ..hw.common import PixelCounter, drive_source, endpoint, unpack
 from ..hw.join import join
 from ..hw.pool import requant_stages
 from ..params import Requant, check_input, shape3
-from .base import Match, Op, OpParams, fail, fx_shape, register
+from .base import Match, Op, OpParams, apply_clamp, fail, fx_shape, register, tensor_operands
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,11 +88,7 @@ class MulOp(Op):
         return (operator.mul, torch.mul)
 
     def from_function(self, ctx, n, f, path):
-        import torch.fx
-        a, b = n.args[0], n.args[1]
-        if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
-            fail("mul with a constant", path, "only the product of two tensors is supported "
-                 "(fold a constant scale into the layer before it)")
+        a, b = tensor_operands(n, "mul", path)
         sa, sb = fx_shape(a), fx_shape(b)
         if len(sa) == 4 and len(sb) == 4 and sa != sb:
             gate = (sa[0], sa[1], 1, 1)
@@ -106,7 +102,6 @@ class MulOp(Op):
         return Match({}, inputs=(ctx.src(a), ctx.src(b)))
 
     def float_exec(self, node, args):
-        from .base import apply_clamp
         return apply_clamp(args[0] * args[1], node.attrs)
 
     def quantize(self, node, ins, ctx):
@@ -180,10 +175,4 @@ class MulBlock(Module):
         v1 = Signal()
         self.sync += If(ce, v1.eq(valid), *[prod[c].eq(a[c] * b[c]) for c in range(C)])
         out, v3 = requant_stages(self, ce, prod, pb, v1, p)
-        self.submodules.count = count = PixelCounter(H * W, self.source.valid & self.source.ready)
-        self.comb += [
-            self.source.valid.eq(v3),
-            self.source.data.eq(pack(out, p.out.bits)),
-            self.source.first.eq(count.first),
-            self.source.last.eq(count.last),
-        ]
+        drive_source(self, out, v3, H * W, p.out)
