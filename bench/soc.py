@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 MODELS = [("digits", []), ("lepton_hdl/examples/zoo.py:residual_factory", ["--max-multipliers", "128"]),
-          ("lepton_hdl/examples/zoo.py:depthwise_factory", ["--max-multipliers", "128"])]
+          ("lepton_hdl/examples/zoo.py:depthwise_factory", ["--max-multipliers", "128"]),
+          ("lepton_hdl/examples/zoo.py:gallery_factory", ["--max-multipliers", "128"])]
 
 
 def main():
