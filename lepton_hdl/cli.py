@@ -19,10 +19,13 @@ def parse_fold(items):
     for it in items or []:
         try:
             layer, v = it.split("=")
-            pe, simd = (int(x) for x in v.split(","))
+            values = tuple(int(x) for x in v.split(","))
+            if len(values) not in (1, 2):
+                raise ValueError
         except ValueError:
-            raise SystemExit(f"--fold {it!r}: expected LAYER=PE,SIMD (e.g. features.0=4,9)")
-        fold[layer] = (pe, simd)
+            raise SystemExit(f"--fold {it!r}: expected LAYER=PE,SIMD (a conv/linear, e.g. features.0=4,9) "
+                             f"or LAYER=LANES (an add, multiply, activation or table, e.g. add=2)")
+        fold[layer] = values
     return fold
 
 
@@ -77,7 +80,7 @@ def cmd_compile(args):
         acc["float"] = top1(float_predictions(spec), spec.y_eval)
         acc["golden"] = top1(gold, spec.y_eval)
     report = dict(model=spec.name, bits=dict(w=bench["w_bits"], a=bench["a_bits"]),
-                  layers=[{k: r[k] for k in ("name", "op", "in_shape", "out_shape", "macs", "pe", "simd", "cycles",
+                  layers=[{k: r[k] for k in ("name", "op", "in_shape", "out_shape", "macs", "pe", "simd", "lanes", "cycles",
                                              "mult", "lut", "mem_bits")} for r in bench["layers"]],
                   cycles_per_frame=bench["cycles_per_frame"], cycles_per_frame_source="analytic",
                   bound_cycles=bench["bound_cycles"], bottleneck=bench["bottleneck"],
@@ -200,7 +203,7 @@ def add_model_args(p):
     p.add_argument("--bits", type=int, help="weight and activation bits (2..8; default 8, or the board's)")
     p.add_argument("--w-bits", type=int, help="weight bits (overrides --bits)")
     p.add_argument("--a-bits", type=int, help="activation bits (overrides --bits)")
-    p.add_argument("--fold", action="append", metavar="LAYER=PE,SIMD", help="fix one layer's parallelism")
+    p.add_argument("--fold", action="append", metavar="LAYER=PE,SIMD|LAYER=LANES", help="fix one layer's parallelism (conv/linear: pe,simd; add, multiply, activation, table, abs: lanes)")
     p.add_argument("--target-cycles", type=int, help="allow the pipeline this many cycles per frame")
     p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures")
 

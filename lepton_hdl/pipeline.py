@@ -56,6 +56,7 @@ class LayerRow:
     macs: int
     pe: Optional[int]
     simd: Optional[int]
+    lanes: Optional[int]
     cycles: int
     mult: int
     lut: int
@@ -172,7 +173,8 @@ class Pipeline:
             e = op.estimate(p)
             fold = op.folding(p) or {}
             rows.append(LayerRow(n.label, op.name, tuple(op.in_specs(p)[0][0]), tuple(op.out_spec(p)[0]),
-                                 op.macs(p), fold.get("pe"), fold.get("simd"), op.cycles(p), e["mult"], e["lut"],
+                                 op.macs(p), fold.get("pe"), fold.get("simd"), fold.get("lanes"), op.cycles(p),
+                                 e["mult"], e["lut"],
                                  e["mem_bits"]))
         return rows
 
@@ -201,12 +203,12 @@ class Pipeline:
 
     def report(self, clock_mhz: float = 100.0) -> str:
         b = self.bench(clock_mhz)
-        head = f"{'layer':22s} {'op':14s} {'in':>12s} {'out':>12s} {'MACs':>8s} {'pe':>4s} {'simd':>5s} {'cycles':>7s} {'mult':>5s} {'LUT~':>6s} {'mem bits':>9s}"
+        head = f"{'layer':22s} {'op':14s} {'in':>12s} {'out':>12s} {'MACs':>8s} {'pe':>4s} {'simd':>5s} {'lanes':>5s} {'cycles':>7s} {'mult':>5s} {'LUT~':>6s} {'mem bits':>9s}"
         lines = [head, "-" * len(head)]
         for r in self.layers():
             mark = " <- bottleneck" if r.name == b["bottleneck"] else ""
             lines.append(f"{r.name[:22]:22s} {r.op:14s} {'x'.join(map(str, r.in_shape)):>12s} "
-                         f"{'x'.join(map(str, r.out_shape)):>12s} {r.macs:8d} {r.pe or '-':>4} {r.simd or '-':>5} "
+                         f"{'x'.join(map(str, r.out_shape)):>12s} {r.macs:8d} {r.pe or '-':>4} {r.simd or '-':>5} {r.lanes or '-':>5} "
                          f"{r.cycles:7d} {r.mult:5d} {r.lut:6d} {r.mem_bits:9d}{mark}")
         rs = b["resources"]
         lines += ["-" * len(head),

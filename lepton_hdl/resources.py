@@ -21,8 +21,9 @@ def fifo_bits(n) -> int:
     if n.params is None:
         return 0
     specs = n.op.in_specs(n.params)
-    depths = list(n.attrs.get("join_fifos", ()))
-    depths[:1] = [max(depths[0] if depths else 0, n.attrs.get("row_fifo", 0))]
+    join = n.attrs.get("join_fifos", ())
+    row = n.attrs.get("row_fifo", 0)
+    depths = [max(row, join[k] if k < len(join) else 0) for k in range(len(specs))]
     return sum(d * shape[2] * typ.bits for d, (shape, typ) in zip(depths, specs))
 
 

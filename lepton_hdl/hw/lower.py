@@ -73,14 +73,15 @@ class LoweredPipeline(Module):
 
 
     def _input_buffer(self, n, k: int, sink, opts):
-        """What sits in front of input ``k`` of node ``n``'s block: its row FIFO, its join
-        FIFO, or (single-input blocks without a FIFO) a skid buffer; returns the new sink."""
-        row = n.attrs.get("row_fifo", 0) if k == 0 else 0
+        """What sits in front of input ``k`` of node ``n``'s block: a FIFO as deep as its row
+        FIFO (every input) or its join FIFO, whichever is deeper, or (single-input blocks
+        without a FIFO) a skid buffer; returns the new sink."""
+        row = n.attrs.get("row_fifo", 0)
         join = n.attrs.get("join_fifos", ())
-        depth = join[k] if k < len(join) else 0
+        depth = max(row, join[k] if k < len(join) else 0)
         name = _ident(n.name) + (f"_{k}" if len(n.inputs) > 1 else "")
-        if row or depth:
-            fifo = stream.SyncFIFO(sink.description, row or depth, buffered=bool(row))
+        if depth:
+            fifo = stream.SyncFIFO(sink.description, depth, buffered=bool(row))
             setattr(self.submodules, "fifo_" + name, fifo)
             self.comb += fifo.source.connect(sink)
             return fifo.sink

@@ -4,7 +4,7 @@ The registry below lists them; the frontend, the passes, the golden model, lower
 generator and the reports walk ``Op`` methods and never branch on an op's class or name.
 Adding an op is one module here plus its line in this list (``docs/architecture.md``).
 """
-from .base import (REGISTRY, SKIP, Clamp, Match, Op, OpParams, QuantContext, get, of, params_digest,
+from .base import (REGISTRY, SKIP, Clamp, LaneFolded, Match, Op, OpParams, QuantContext, get, of, params_digest,
                    register, sinks_of)
 from . import input, identity, flatten, batchnorm, clamp, conv, pool, add  # noqa: E402,F401  registry
 from . import abs  # noqa: E402,F401

@@ -5,14 +5,15 @@ fits), so no requant is needed; an unsigned input passes unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import numpy as np
 
 from ..arith import IntType
 from ..ir import QTensor
 from ..params import check_input, shape3
-from .base import Match, Op, OpParams, register
+from .base import LaneFolded, Match, Op, OpParams, lanes_of, register
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,9 +21,11 @@ class AbsParams(OpParams):
     in_shape: tuple
     in_type: IntType
     name: str = "abs"
+    lanes: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "in_shape", shape3(self.in_shape))
+        lanes_of(self, self.in_shape[2])
 
     @property
     def out_shape(self):
@@ -34,7 +37,7 @@ class AbsParams(OpParams):
 
 
 @register
-class AbsOp(Op):
+class AbsOp(LaneFolded, Op):
     """``torch.abs(x)``, ``abs(x)``, ``x.abs()``."""
     name = "abs"
     params_type = AbsParams
@@ -67,9 +70,13 @@ class AbsOp(Op):
 
     def estimate(self, p):
         C, b = p.in_shape[2], p.in_type.bits
-        return dict(mult=0, lut=C * b * 2 if p.in_type.signed else 0, ff=C * b, mem_bits=0)
+        return self.fold_estimate(p, dict(mult=0, lut=C * b * 2 if p.in_type.signed else 0, ff=C * b, mem_bits=0))
 
-    def hardware(self, p, opts):
+    def narrow(self, p):
+        H, W, C = p.in_shape
+        return replace(p, in_shape=(H, W * (C // p.lanes), p.lanes))
+
+    def block(self, p, opts):
         from migen import Mux
         from ..hw.elementwise import Elementwise
         return Elementwise(p.in_shape, p.in_type, p.out_type, lambda m, x, c: Mux(x < 0, -x, x))

@@ -7,7 +7,9 @@ from typing import Optional
 from ..arith import IntType, MULT_BITS, quantize_multipliers, requantize
 from ..errors import UnsupportedOpError
 from ..params import Requant, check_input, shape3
-from .base import Match, Op, OpParams, apply_clamp, fail, register, tensor_operands
+from dataclasses import replace
+
+from .base import LaneFolded, Match, Op, OpParams, apply_clamp, fail, lanes_of, register, tensor_operands
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,9 +25,11 @@ class AddParams(OpParams):
     lo: Optional[int] = None
     hi: Optional[int] = None
     name: str = "add"
+    lanes: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "shape", shape3(self.shape, "shape"))
+        lanes_of(self, self.shape[2])
         rq = Requant((self.mult_a, self.mult_b), self.shift, self.out, self.lo, self.hi)
         object.__setattr__(self, "lo", rq.lo)
         object.__setattr__(self, "hi", rq.hi)
@@ -44,7 +48,7 @@ class AddParams(OpParams):
 
 
 @register
-class AddOp(Op):
+class AddOp(LaneFolded, Op):
     """``a + b``, ``torch.add(a, b)``, ``a.add(b)`` of two equally shaped tensors."""
     name = "add"
     params_type = AddParams
@@ -91,9 +95,14 @@ class AddOp(Op):
 
     def estimate(self, p):
         C = p.shape[2]
-        return dict(mult=2 * C, lut=C * (MULT_BITS + 2 * p.out.bits + 8), ff=C * 2 * (MULT_BITS + 8), mem_bits=0)
+        return self.fold_estimate(p, dict(mult=2 * C, lut=C * (MULT_BITS + 2 * p.out.bits + 8),
+                                          ff=C * 2 * (MULT_BITS + 8), mem_bits=0))
 
-    def hardware(self, p, opts):
+    def narrow(self, p):
+        H, W, C = p.shape
+        return replace(p, shape=(H, W * (C // p.lanes), p.lanes))
+
+    def block(self, p, opts):
         from ..hw.add import ResidualAdd
         return ResidualAdd(p)
 

@@ -302,6 +302,81 @@ class Op:
         return self.name
 
 
+class LaneFolded:
+    """Mixin of per-element ops whose constants are the same for every channel (add, multiply,
+    clamp, tables, abs): they fold by ``lanes`` (a parameter field; ``None`` means every
+    channel), taking ``C / lanes`` cycles a pixel through a ``hw.fold.ChannelFold`` around the
+    same block built for ``lanes`` channels. The op supplies ``block(p, opts)`` and
+    ``narrow(p)`` (the parameters of that block: ``lanes`` channels, ``W * C / lanes`` pixels a
+    row); ``can_fold(p)`` says whether the constants allow it."""
+
+    def channels(self, p) -> int:
+        return self.out_spec(p)[0][2]
+
+    def can_fold(self, p) -> bool:
+        return True
+
+    def groups(self, p) -> int:
+        return self.channels(p) // p.lanes
+
+    def foldings(self, p):
+        """Every ``lanes`` dividing the channel count, fewest (cheapest) first."""
+        if not self.can_fold(p):
+            return [p]
+        C = self.channels(p)
+        return [dataclasses.replace(p, lanes=n) for n in range(1, C + 1) if C % n == 0]
+
+    def folding(self, p):
+        return dict(lanes=p.lanes)
+
+    def with_folding(self, p, lanes, *rest):
+        C = self.channels(p)
+        if rest or not isinstance(lanes, (int, np.integer)) or lanes < 1 or C % lanes or \
+                (lanes != C and not self.can_fold(p)):
+            raise ParallelismError(f"layer '{p.name}' ({self.name}): lanes={lanes, *rest} is impossible: "
+                                   f"give one lane count dividing its {C} channels"
+                                   + ("" if self.can_fold(p) else " (its per-channel constants allow only all of them)"))
+        return dataclasses.replace(p, lanes=int(lanes))
+
+    def cycles(self, p, opts=None) -> int:
+        H, W, _ = self.out_spec(p)[0]
+        return H * W * self.groups(p)
+
+    def row_fifo(self, p) -> int:
+        # a folded block takes a pixel every C / lanes cycles: without a FIFO its producer's
+        # output register (a MAC array's) would hold its whole pipeline meanwhile
+        return 2 * self.out_spec(p)[0][1] if self.groups(p) > 1 else 0
+
+    def hardware(self, p, opts):
+        if self.groups(p) == 1:
+            return self.block(p, opts)
+        from ..hw.fold import ChannelFold
+        H, W, C = self.out_spec(p)[0]
+        return ChannelFold(self.block(self.narrow(p), opts), [t for _, t in self.in_specs(p)],
+                           self.out_spec(p)[1], C, p.lanes, H * W)
+
+    def fold_estimate(self, p, full: dict) -> dict:
+        """``full`` (the estimate of all channels in parallel) scaled to ``lanes``, plus the
+        converters' registers."""
+        share = p.lanes / self.channels(p)
+        if share == 1:
+            return full
+        out = {k: int(round(v * share)) for k, v in full.items()}
+        out["mult"] = int(full["mult"] * share)
+        width = sum(s[2] * t.bits for s, t in self.in_specs(p)) + self.out_spec(p)[0][2] * self.out_spec(p)[1].bits
+        out["ff"] += width
+        out["lut"] += width
+        return out
+
+
+def lanes_of(p, channels: int):
+    """Validate a parameter object's ``lanes`` (None: every channel)."""
+    lanes = channels if p.lanes is None else int(p.lanes)
+    if lanes < 1 or channels % lanes:
+        raise ValueError(f"{p.name}: lanes={p.lanes} must divide its {channels} channels")
+    object.__setattr__(p, "lanes", lanes)
+
+
 def sinks_of(block) -> list:
     """A stream block's input endpoints in input order."""
     return list(getattr(block, "sinks", None) or [block.sink])

@@ -3,7 +3,8 @@ block before them when it has one (``passes.fuse_activation``); otherwise a stan
 requant block on the stream."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from ..arith import IntType, MULT_BITS
 from ..csrc import array, rq_call
 from ..ir import QTensor
 from ..params import Requant, apply_requant, check_input, shape3
-from .base import Clamp, Match, Op, OpParams, arg, fail, register
+from .base import Clamp, LaneFolded, Match, Op, OpParams, arg, fail, lanes_of, register
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,10 +22,12 @@ class RequantParams(OpParams):
     in_type: IntType
     requant: Requant
     name: str = "requant"
+    lanes: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "in_shape", shape3(self.in_shape))
         self.requant.channel_mult(self.in_shape[2])
+        lanes_of(self, self.in_shape[2])
 
     @property
     def out_shape(self):
@@ -36,7 +39,7 @@ class RequantParams(OpParams):
 
 
 @register
-class ClampOp(Op):
+class ClampOp(LaneFolded, Op):
     """``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh``, ``F.relu``, ``torch.clamp(x, lo, hi)``, ..."""
     name = "act"
     params_type = RequantParams
@@ -102,9 +105,18 @@ class ClampOp(Op):
 
     def estimate(self, p):
         C = p.in_shape[2]
-        return dict(mult=C, lut=C * (MULT_BITS + 10), ff=C * (MULT_BITS + 16), mem_bits=0)
+        return self.fold_estimate(p, dict(mult=C, lut=C * (MULT_BITS + 10), ff=C * (MULT_BITS + 16), mem_bits=0))
 
-    def hardware(self, p, opts):
+    def can_fold(self, p):
+        return len(set(p.requant.channel_mult(p.in_shape[2]))) == 1
+
+    def narrow(self, p):
+        H, W, C = p.in_shape
+        rq = p.requant
+        return replace(p, in_shape=(H, W * (C // p.lanes), p.lanes),
+                       requant=Requant(rq.channel_mult(C)[:1], rq.shift, rq.out, rq.lo, rq.hi))
+
+    def block(self, p, opts):
         from ..hw.add import RequantBlock
         return RequantBlock(p)
 

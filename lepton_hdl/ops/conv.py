@@ -365,8 +365,11 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
     def folding(self, p):
         return dict(pe=p.pe, simd=p.simd)
 
-    def with_folding(self, p, pe: int, simd: int):
+    def with_folding(self, p, *values):
         from ..errors import ParallelismError
+        if len(values) != 2:
+            raise ParallelismError(f"layer '{p.name}' ({self.name}) folds by pe and simd: give LAYER=PE,SIMD")
+        pe, simd = values
         try:
             return p.with_folding(int(pe), int(simd))
         except ValueError as e:

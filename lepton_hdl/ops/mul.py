@@ -7,7 +7,7 @@ map while its gate is being computed from it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -19,7 +19,8 @@ from ..hw.common import PixelCounter, drive_source, endpoint, unpack
 from ..hw.join import join
 from ..hw.pool import requant_stages
 from ..params import Requant, check_input, shape3
-from .base import Match, Op, OpParams, apply_clamp, fail, fx_shape, register, tensor_operands
+from .base import (LaneFolded, Match, Op, OpParams, apply_clamp, fail, fx_shape, lanes_of, register,
+                   tensor_operands)
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,10 +36,12 @@ class MulParams(OpParams):
     lo: Optional[int] = None
     hi: Optional[int] = None
     name: str = "mul"
+    lanes: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "shape", shape3(self.shape, "shape"))
         object.__setattr__(self, "b_shape", shape3(self.b_shape, "b_shape"))
+        lanes_of(self, self.shape[2])
         if self.b_shape not in (self.shape, (1, 1, self.shape[2])):
             raise ValueError(f"{self.name}: b_shape {self.b_shape} must equal {self.shape} or be (1, 1, C)")
         rq = self.requant
@@ -74,7 +77,7 @@ class MulParams(OpParams):
 
 
 @register
-class MulOp(Op):
+class MulOp(LaneFolded, Op):
     """``a * b``, ``torch.mul(a, b)``, ``a.mul(b)`` of two tensors."""
     name = "mul"
     params_type = MulParams
@@ -127,10 +130,18 @@ class MulOp(Op):
     def estimate(self, p):
         C = p.shape[2]
         pb = p.product_bits
-        return dict(mult=2 * C, lut=C * (pb + MULT_BITS + p.out.bits), ff=C * (pb + MULT_BITS + p.out.bits),
-                    mem_bits=0)
+        return self.fold_estimate(p, dict(mult=2 * C, lut=C * (pb + MULT_BITS + p.out.bits),
+                                          ff=C * (pb + MULT_BITS + p.out.bits), mem_bits=0))
 
-    def hardware(self, p, opts):
+    def can_fold(self, p):
+        return not p.gate             # a gate pixel is taken once a frame: not split into beats
+
+    def narrow(self, p):
+        H, W, C = p.shape
+        shape = (H, W * (C // p.lanes), p.lanes)
+        return replace(p, shape=shape, b_shape=shape)
+
+    def block(self, p, opts):
         return MulBlock(p)
 
     def c_function(self, p, f, in_ctypes, y):

@@ -8,8 +8,9 @@ per channel, synchronous read) and C all read the same table: bit-exact by const
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Optional
 
 import numpy as np
 from migen import Cat, If, Memory, Module, READ_FIRST, Signal
@@ -18,7 +19,7 @@ from ..arith import IntType
 from ..csrc import array
 from ..hw.common import PixelCounter, endpoint
 from ..params import check_input, frozen_array, shape3
-from .base import Match, Op, OpParams, arg, fail, register
+from .base import LaneFolded, Match, Op, OpParams, arg, fail, lanes_of, register
 
 
 def _gelu(x):
@@ -65,9 +66,11 @@ class TableParams(OpParams):
     table: np.ndarray
     fn: Fn
     name: str = "table"
+    lanes: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "in_shape", shape3(self.in_shape))
+        lanes_of(self, self.in_shape[2])
         t = np.asarray(self.table)
         n = self.in_type.qmax - self.in_type.qmin + 1
         if t.shape != (n,):
@@ -90,7 +93,7 @@ def make_table(fn: Fn, in_q, out_q) -> np.ndarray:
 
 
 @register
-class TableOp(Op):
+class TableOp(LaneFolded, Op):
     """``nn.Sigmoid``/``torch.sigmoid``, ``nn.Tanh``/``torch.tanh``, ``nn.Hardswish``,
     ``nn.Hardsigmoid``, ``nn.SiLU``, ``nn.GELU`` (exact or tanh), and their functional forms."""
     name = "table"
@@ -145,10 +148,14 @@ class TableOp(Op):
 
     def estimate(self, p):
         C = p.in_shape[2]
-        return dict(mult=0, lut=C * (p.in_type.bits + 4), ff=C * p.out_type.bits + 2,
-                    mem_bits=C * p.table.size * p.out_type.bits)
+        return self.fold_estimate(p, dict(mult=0, lut=C * (p.in_type.bits + 4), ff=C * p.out_type.bits + 2,
+                                          mem_bits=C * p.table.size * p.out_type.bits))
 
-    def hardware(self, p, opts):
+    def narrow(self, p):
+        H, W, C = p.in_shape
+        return replace(p, in_shape=(H, W * (C // p.lanes), p.lanes))
+
+    def block(self, p, opts):
         return TableBlock(p)
 
     def c_function(self, p, f, in_ctypes, y):

@@ -17,7 +17,7 @@ def node_buffering(g: Graph, n) -> int:
     """Input pixels node ``n`` (its block and its input FIFOs) can absorb before it must emit."""
     if n.params is None:
         return 0
-    fifo = n.attrs.get("row_fifo", 0) + max(n.attrs.get("join_fifos", (0,)))
+    fifo = max([n.attrs.get("row_fifo", 0)] + list(n.attrs.get("join_fifos", ())))
     return n.op.buffering(n.params) + fifo
 
 
@@ -69,8 +69,9 @@ def _join_fifos(g: Graph, n) -> tuple:
 def size_fifos(g: Graph) -> Graph:
     """Size the FIFOs (quantized graph).
 
-    Row FIFOs: a block whose op asks for one (``Op.row_fifo``: windowed blocks, a row; a
-    linear layer, its frame) and runs within a factor two of the slowest block gets it: it
+    Row FIFOs: a block whose op asks for one (``Op.row_fifo``: windowed and lane-folded blocks,
+    two rows; a linear layer, its frame) and runs within a factor two of the slowest block gets
+    it on every input: it
     absorbs the phase difference between neighbours at about the same rate (their bursts
     differ: padding, row starts). A block at least twice as fast drains any burst anyway.
 

@@ -34,14 +34,14 @@ def _override(g: Graph, fold: Mapping):
             layers = ", ".join(m.label for m in g.nodes if _foldable(m))
             raise ParallelismError(f"--fold {key}={','.join(map(str, values))}: no {kinds} layer named '{key}' "
                                    f"(layers: {layers})")
-        pe, simd = values
-        fixed[n.name] = n.op.with_folding(n.params, pe=pe, simd=simd)
+        fixed[n.name] = n.op.with_folding(n.params, *values)
     return fixed
 
 
 def assign_parallelism(fold: Optional[Mapping] = None, target_cycles: Optional[int] = None,
                        max_multipliers: Optional[int] = None):
-    """Make the pass choosing each foldable layer's parallelism (conv/linear: pe, simd).
+    """Make the pass choosing each foldable layer's parallelism (conv/linear: pe, simd;
+    per-element ops: lanes).
 
     Default: balance the pipeline at its unavoidable bound, the slowest layer at full
     parallelism (usually the input rate), giving every other layer the cheapest folding that
