@@ -60,3 +60,18 @@ def test_fold_a_lane_op_by_name():
         lepton_hdl.compile(m, x, fold={"add": (3,)})
     with pytest.raises(ParallelismError, match="PE,SIMD"):
         lepton_hdl.compile(m, x, fold={"conv1": (2,)})
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 6])
+def test_global_average_folds_its_requant(lanes):
+    """The frame's sums pass a two-beat FIFO to ``lanes`` requant lanes: results unchanged,
+    H * W cycles a frame (the requant overlaps the next frame)."""
+    from conftest import make_pool
+    rng = np.random.default_rng(lanes)
+    p = replace(make_pool(rng, (3, 4, 6), "global_avg", 1), lanes=lanes)
+    frames = [rand_input(rng, p.in_shape, p.in_type, m) for m in ("random", "max", "min", "random")]
+    check_frames(p, frames, seed=lanes, valid_prob=0.6, ready_prob=0.6)
+    _, res = run_frames(p, frames)
+    assert res.steady_period(1) == p.cycles == 12
+    assert p.op.estimate(p)["mult"] == lanes
+    to_verilog(p)

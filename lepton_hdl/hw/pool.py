@@ -4,7 +4,8 @@ from __future__ import annotations
 from migen import Cat, If, Module, Mux, Signal
 from litex.soc.interconnect import stream
 
-from ..arith import MULT_BITS
+from ..arith import IntType, MULT_BITS
+from ..params import Requant
 from .common import PixelCounter, adder_tree, drive_source, endpoint, pack, round_clamp, unpack
 from .window import Pad, window_generator
 
@@ -159,13 +160,61 @@ class GlobalAvgPool(Module):
         ]
 
 
+class GlobalSum(Module):
+    """Sums every pixel of a frame per channel; one beat of ``C`` sums (``sum_bits`` each) per
+    frame. The next frame's first pixel is taken as soon as the sums are."""
+
+    def __init__(self, p):
+        H, W, C = p.in_shape
+        sb = p.sum_bits
+        self.sink = endpoint(C, p.in_type)
+        self.source = endpoint(C, IntType(sb, True))
+        # # #
+        ce = Signal()
+        self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce)]
+        x = unpack(self, self.sink.data, C, p.in_type, name="x")
+        acc = [Signal((sb, True), name=f"acc{c}") for c in range(C)]
+        self.submodules.inc = inc = PixelCounter(H * W, self.sink.valid & self.sink.ready)
+        v1 = Signal()
+        self.sync += If(ce,
+            v1.eq(self.sink.valid & inc.last),
+            *[If(self.sink.valid, If(inc.first, acc[c].eq(x[c])).Else(acc[c].eq(acc[c] + x[c])))
+              for c in range(C)])
+        self.comb += [self.source.valid.eq(v1), self.source.data.eq(pack(acc, sb)),
+                      self.source.first.eq(1), self.source.last.eq(1)]
+
+
+class FoldedGlobalAvgPool(Module):
+    """Global average with its requant folded: the frame's sums go through a two-beat FIFO to
+    ``lanes`` requant lanes, ``C / lanes`` beats a frame (``hw.fold.ChannelFold``)."""
+
+    def __init__(self, p):
+        from types import SimpleNamespace
+        from .add import RequantBlock
+        from .fold import ChannelFold
+        C, L = p.in_shape[2], p.lanes
+        st = IntType(p.sum_bits, True)
+        narrow = SimpleNamespace(in_shape=(1, C // L, L), in_type=st, out_type=p.out_type,
+                                 requant=Requant(p.requant.channel_mult(C)[:1], p.requant.shift, p.requant.out,
+                                                 p.requant.lo, p.requant.hi))
+        self.submodules.sums = sums = GlobalSum(p)
+        self.submodules.hold = hold = stream.SyncFIFO(sums.source.description, 2)
+        self.submodules.fold = fold = ChannelFold(RequantBlock(narrow), [st], p.out_type, C, L, 1)
+        self.comb += [sums.source.connect(hold.sink), hold.source.connect(fold.sink)]
+        self.sink, self.source = sums.sink, fold.source
+
+
 class Pool(Module):
     """Pooling block for ``PoolParams``: the global accumulator, the row accumulator for
     non-overlapping windows, else pad -> window -> reduce."""
 
     def __init__(self, p):
         if p.is_global or p.row_accumulate:
-            self.submodules.core = core = (GlobalAvgPool if p.is_global else RowPool)(p)
+            if p.is_global and p.lanes < p.in_shape[2]:
+                core = FoldedGlobalAvgPool(p)
+            else:
+                core = (GlobalAvgPool if p.is_global else RowPool)(p)
+            self.submodules.core = core
             self.sink, self.source = core.sink, core.source
             return
         pad_value = p.in_type.qmin if p.takes_max else 0

@@ -45,7 +45,11 @@ def get(name: str) -> "Op":
 
 
 def of(params) -> "Op":
-    """The op that executes a parameter object (for block-level tests and tools)."""
+    """The op that executes a parameter object (for block-level tests and tools). A parameter
+    class shared by several ops names its op with an ``op_name`` property."""
+    name = getattr(params, "op_name", None)
+    if name is not None:
+        return get(name)
     try:
         return _BY_PARAMS[type(params)]
     except KeyError:

@@ -10,7 +10,7 @@ import numpy as np
 from ..arith import IntType, MULT_BITS, quantize_multipliers, signed_bits_for
 from ..csrc import rq_call, window_loop
 from ..params import Requant, Windowed, apply_requant, check_input, pair_of, shape3, windows
-from .base import Match, Op, OpParams, apply_clamp, arg, fail, pair, register
+from .base import LaneFolded, Match, Op, OpParams, apply_clamp, arg, fail, lanes_of, pair, register
 
 
 class PoolKind(str, Enum):
@@ -34,6 +34,7 @@ class PoolParams(Windowed, OpParams):
     padding: tuple = (0, 0)
     requant: Optional[Requant] = None
     name: str = "pool"
+    lanes: Optional[int] = None      # requant lanes of a global average (others: every channel)
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -67,6 +68,14 @@ class PoolParams(Windowed, OpParams):
             raise ValueError(f"{self.name}: {self.kind.value} pool needs a requant")
         else:
             self.requant.channel_mult(C)
+        lanes_of(self, C)
+        if self.lanes != C and not self.is_global:
+            raise ValueError(f"{self.name}: only a global average pool folds its channels (lanes={self.lanes})")
+
+    @property
+    def op_name(self) -> str:
+        """The op of this kind of pool (three ops share this parameter class)."""
+        return {PoolKind.MAX: "maxpool", PoolKind.AVG: "avgpool", PoolKind.GLOBAL_AVG: "global_avgpool"}[self.kind]
 
     @property
     def takes_max(self) -> bool:
@@ -275,10 +284,32 @@ class AvgPoolOp(_PoolOp):
 
 
 @register
-class GlobalAvgPoolOp(_PoolOp):
-    """``nn.AdaptiveAvgPool2d(1)`` / ``F.adaptive_avg_pool2d(x, 1)``: one accumulator per channel."""
+class GlobalAvgPoolOp(LaneFolded, _PoolOp):
+    """``nn.AdaptiveAvgPool2d(1)`` / ``F.adaptive_avg_pool2d(x, 1)``: one accumulator per channel;
+    the requant of the frame's sums (one multiplier for every channel) folds by ``lanes``."""
     name = "global_avgpool"
     fuses_clamp = True
+
+    def can_fold(self, p):
+        return len(set(p.requant.channel_mult(p.in_shape[2]))) == 1
+
+    def cycles(self, p, opts=None):
+        H, W, _ = p.in_shape
+        return max(H * W, self.groups(p))      # the sums' requant overlaps the next frame
+
+    def row_fifo(self, p):
+        return _PoolOp.row_fifo(self, p)
+
+    def hardware(self, p, opts):
+        return _PoolOp.hardware(self, p, opts)
+
+    def estimate(self, p):
+        full = _PoolOp.estimate(self, p)
+        if p.lanes == p.in_shape[2]:
+            return full
+        C, sb = p.in_shape[2], p.sum_bits
+        return dict(mult=p.lanes, lut=C * sb + p.lanes * (sb + MULT_BITS) + C * (sb + p.out_type.bits),
+                    ff=3 * C * sb + p.lanes * (sb + MULT_BITS) + C * p.out_type.bits, mem_bits=0)
 
     def torch_modules(self):
         import torch.nn as nn
