@@ -118,9 +118,16 @@ def cmd_soc(args):
     if args.board != "sim":
         raise SystemExit(f"lepton-hdl soc: --board {args.board}: only 'sim' runs firmware here; "
                          f"use `lepton-hdl build --board {args.board}` for a bitstream")
+    fit = None
+    if args.fit:                                # the accelerator `build --board FIT` builds
+        from .platforms import boards
+        fit = boards.get(args.fit)
+        _board_defaults(args, fit)
     t0 = time.perf_counter()
     spec, pipe, t_compile = compile_model(args)
-    log(f"[compile] {spec.name}: {pipe.bound_cycles} cycles/frame bound ({t_compile:.1f} s)")
+    log(f"[compile] {spec.name}: {pipe.bound_cycles} cycles/frame bound ({t_compile:.1f} s)"
+        + (f", the accelerator {fit.name} builds ({pipe.bench()['resources']['mult']} multipliers, "
+           f"w{pipe.graph.meta['w_bits']}/a{pipe.graph.meta['a_bits']})" if fit else ""))
     if spec.x_eval is not None:
         x, y = spec.x_eval[:args.images], spec.y_eval[:args.images]
     else:
@@ -138,7 +145,9 @@ def cmd_soc(args):
     if y is not None:
         golden_acc = top1(pipe.golden(x), y)
     ok = v is not None and "mismatches" in v and v["mismatches"] == 0 and v.get("images") == len(x)
-    report = dict(model=spec.name, board="sim", images=len(x), ok=ok, wall_s=round(wall, 1),
+    report = dict(model=spec.name, board="sim", fit=fit.name if fit else None, images=len(x), ok=ok,
+                  bits=dict(w=pipe.graph.meta["w_bits"], a=pipe.graph.meta["a_bits"]),
+                  multipliers=pipe.bench()["resources"]["mult"], wall_s=round(wall, 1),
                   total_s=round(time.perf_counter() - t0, 1))
     if v:
         acc = v.get("correct", 0) / max(1, v.get("images", 1)) if y is not None else None
@@ -148,6 +157,8 @@ def cmd_soc(args):
                       speedup=(v["cpu_cycles_per_inference"] / v["accel_cycles_per_inference"]
                                if v.get("accel_cycles_per_inference") else None),
                       accel_latency_cycles=v.get("accel_latency_cycles"), accel_hw_cycles=v.get("accel_hw_cycles"),
+                      latency_speedup=(v["cpu_cycles_per_inference"] / v["accel_latency_cycles"]
+                                       if v.get("accel_latency_cycles") else None),
                       bound_cycles=pipe.bound_cycles)
         if acc is not None and golden_acc is not None and abs(acc - golden_acc) > 1e-9:
             ok = report["ok"] = False
@@ -160,19 +171,25 @@ def cmd_soc(args):
         return 1
     log(f"[soc] {'PASS' if ok else 'FAIL'}: {len(x)} images, mismatches {v.get('mismatches')}, "
         f"accel {v.get('accel_cycles_per_inference')} vs CPU {v.get('cpu_cycles_per_inference')} cycles/inference "
-        f"(speedup {report.get('speedup') or 0:.0f}x), {report['total_s']} s in all")
+        f"(speedup {report.get('speedup') or 0:.0f}x back to back, {report.get('latency_speedup') or 0:.0f}x "
+        f"for one image alone){' as built for ' + fit.name if fit else ''}, {report['total_s']} s in all")
     return 0 if ok else 1
+
+
+def _board_defaults(args, board):
+    """A board's multiplier budget and precision, unless the command line sets them."""
+    if args.max_multipliers is None:
+        args.max_multipliers = board.max_multipliers
+    if args.bits is None:                       # the board's precision unless told otherwise
+        args.w_bits = args.w_bits or board.w_bits
+        args.a_bits = args.a_bits or board.a_bits
 
 
 def cmd_build(args):
     """Bitstream for a board: the accelerator alone, or the SoC with it."""
     from .platforms import boards, flow
     board = boards.get(args.board)
-    if args.max_multipliers is None:
-        args.max_multipliers = board.max_multipliers
-    if args.bits is None:                       # the board's precision unless told otherwise
-        args.w_bits = args.w_bits or board.w_bits
-        args.a_bits = args.a_bits or board.a_bits
+    _board_defaults(args, board)
     spec, pipe, t_compile = compile_model(args)
     bench = pipe.bench()
     accuracy = None
@@ -234,7 +251,9 @@ def main(argv=None):
     s.add_argument("--report", help="write the result as JSON")
     s.add_argument("--build-dir", default="build/soc", help="SoC build folder (reused when unchanged)")
     s.add_argument("--timeout", type=float, default=600, help="simulation timeout in seconds")
-    s.add_argument("--max-multipliers", type=int, help="accelerator budget (default 1024)")
+    s.add_argument("--max-multipliers", type=int, help="accelerator budget (default 1024, or --fit's)")
+    s.add_argument("--fit", metavar="BOARD", help="simulate the accelerator `build --board BOARD` builds "
+                   "(its multiplier budget and bits)")
     add_model_args(s)
     s.set_defaults(func=cmd_soc)
     b = sub.add_parser("build", help="bitstream for an FPGA board (Yosys + nextpnr)")
@@ -257,7 +276,8 @@ def main(argv=None):
 
 
 def cmd_demo(args):
-    return main(["soc", "--board", "sim", "--model", "digits", "--images", "20", "--report", "out/demo/report.json"])
+    return main(["soc", "--board", "sim", "--fit", "ulx3s", "--model", "digits", "--images", "20",
+                 "--report", "out/demo/report.json"])
 
 
 if __name__ == "__main__":

@@ -21,12 +21,16 @@ def _soc(tmp_path, model, images, extra=()):
 
 
 def test_soc_digits(tmp_path):
-    rc, r = _soc(tmp_path, "digits", 20)
+    """The demo: digits as the ULX3S build holds it (its budget and bits), board-true figures."""
+    rc, r = _soc(tmp_path, "digits", 20, ("--fit", "ulx3s"))
     assert rc == 0 and r["ok"]
+    assert r["fit"] == "ulx3s" and r["bits"] == {"w": 8, "a": 8}
+    from lepton_hdl.platforms import boards
     assert r["images"] == 20 and r["mismatches"] == 0
     assert r["accuracy"] == r["golden_accuracy"]
     assert r["cpu_cycles_per_inference"] > 0 and r["accel_cycles_per_inference"] > 0
-    assert r["speedup"] >= 100, r
+    assert r["bound_cycles"] == 256 and r["multipliers"] <= boards.get("ulx3s").max_multipliers
+    assert r["speedup"] >= 100 and r["latency_speedup"] >= 50, r
 
 
 def test_soc_residual_model(tmp_path):
