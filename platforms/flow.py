@@ -7,7 +7,6 @@ every block stays in the netlist while the IO count stays tiny.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -6,7 +6,6 @@ import importlib
 import os
 import re
 import stat
-import sys
 import time
 from pathlib import Path
 

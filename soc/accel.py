@@ -20,7 +20,7 @@ cycles    R 32   clock cycles from start to the last output word written
 """
 from __future__ import annotations
 
-from migen import Cat, If, Signal
+from migen import If, Signal
 
 from litex.gen import LiteXModule
 from litex.soc.cores.dma import WishboneDMAReader, WishboneDMAWriter

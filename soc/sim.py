@@ -10,7 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from migen import Module
 from migen.genlib.io import CRG
 
 from litex.build.generic_platform import Pins, Subsignal

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lepton_hdl.arith import IntType, quantize_multipliers, weight_range
-from lepton_hdl.ops import AddParams, Conv2dParams, PoolParams, RequantParams, linear_params
+from lepton_hdl.ops import AddParams, Conv2dParams, PoolParams, linear_params
 from lepton_hdl.params import Requant
 
 

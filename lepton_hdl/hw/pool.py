@@ -131,6 +131,20 @@ class RowPool(Module):
         drive_source(self, out, valid, Ho * Wo, ot)
 
 
+def frame_sums(m, p, ce):
+    """Per-channel sums of a frame's pixels arriving on ``m.sink`` (advancing on ``ce``): the
+    accumulators and a valid that is set the cycle after the frame's last pixel."""
+    H, W, C = p.in_shape
+    x = unpack(m, m.sink.data, C, p.in_type, name="x")
+    acc = [Signal((p.sum_bits, True), name=f"acc{c}") for c in range(C)]
+    m.submodules.inc = inc = PixelCounter(H * W, m.sink.valid & m.sink.ready)
+    v1 = Signal()
+    m.sync += If(ce,
+        v1.eq(m.sink.valid & inc.last),
+        *[If(m.sink.valid, If(inc.first, acc[c].eq(x[c])).Else(acc[c].eq(acc[c] + x[c]))) for c in range(C)])
+    return acc, v1
+
+
 class GlobalAvgPool(Module):
     """Accumulates every pixel of a frame per channel, then requantizes the sums."""
 
@@ -142,16 +156,8 @@ class GlobalAvgPool(Module):
         # # #
         ce = Signal()
         self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce)]
-        x = unpack(self, self.sink.data, C, it, name="x")
-        sb = p.sum_bits
-        acc = [Signal((sb, True), name=f"acc{c}") for c in range(C)]
-        self.submodules.inc = inc = PixelCounter(H * W, self.sink.valid & self.sink.ready)
-        v1 = Signal()
-        self.sync += If(ce,
-            v1.eq(self.sink.valid & inc.last),
-            *[If(self.sink.valid, If(inc.first, acc[c].eq(x[c])).Else(acc[c].eq(acc[c] + x[c])))
-              for c in range(C)])
-        out, valid = requant_stages(self, ce, acc, sb, v1, p)
+        acc, v1 = frame_sums(self, p, ce)
+        out, valid = requant_stages(self, ce, acc, p.sum_bits, v1, p)
         self.comb += [
             self.source.valid.eq(valid),
             self.source.data.eq(pack(out, ot.bits)),
@@ -172,14 +178,7 @@ class GlobalSum(Module):
         # # #
         ce = Signal()
         self.comb += [ce.eq(self.source.ready | ~self.source.valid), self.sink.ready.eq(ce)]
-        x = unpack(self, self.sink.data, C, p.in_type, name="x")
-        acc = [Signal((sb, True), name=f"acc{c}") for c in range(C)]
-        self.submodules.inc = inc = PixelCounter(H * W, self.sink.valid & self.sink.ready)
-        v1 = Signal()
-        self.sync += If(ce,
-            v1.eq(self.sink.valid & inc.last),
-            *[If(self.sink.valid, If(inc.first, acc[c].eq(x[c])).Else(acc[c].eq(acc[c] + x[c])))
-              for c in range(C)])
+        acc, v1 = frame_sums(self, p, ce)
         self.comb += [self.source.valid.eq(v1), self.source.data.eq(pack(acc, sb)),
                       self.source.first.eq(1), self.source.last.eq(1)]
 

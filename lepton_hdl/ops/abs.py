@@ -5,7 +5,7 @@ fits), so no requant is needed; an unsigned input passes unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -71,10 +71,6 @@ class AbsOp(LaneFolded, Op):
     def estimate(self, p):
         C, b = p.in_shape[2], p.in_type.bits
         return self.fold_estimate(p, dict(mult=0, lut=C * b * 2 if p.in_type.signed else 0, ff=C * b, mem_bits=0))
-
-    def narrow(self, p):
-        H, W, C = p.in_shape
-        return replace(p, in_shape=(H, W * (C // p.lanes), p.lanes))
 
     def block(self, p, opts):
         from migen import Mux

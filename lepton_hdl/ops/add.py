@@ -7,8 +7,6 @@ from typing import Optional
 from ..arith import IntType, MULT_BITS, quantize_multipliers, requantize
 from ..errors import UnsupportedOpError
 from ..params import Requant, check_input, shape3
-from dataclasses import replace
-
 from .base import LaneFolded, Match, Op, OpParams, apply_clamp, fail, lanes_of, register, tensor_operands
 
 
@@ -55,6 +53,7 @@ class AddOp(LaneFolded, Op):
     arity = 2
     fuses_clamp = True
     torch_methods = ("add",)
+    shape_field = "shape"
 
     def torch_functions(self):
         import operator
@@ -97,10 +96,6 @@ class AddOp(LaneFolded, Op):
         C = p.shape[2]
         return self.fold_estimate(p, dict(mult=2 * C, lut=C * (MULT_BITS + 2 * p.out.bits + 8),
                                           ff=C * 2 * (MULT_BITS + 8), mem_bits=0))
-
-    def narrow(self, p):
-        H, W, C = p.shape
-        return replace(p, shape=(H, W * (C // p.lanes), p.lanes))
 
     def block(self, p, opts):
         from ..hw.add import ResidualAdd

@@ -312,10 +312,18 @@ class LaneFolded:
     channel), taking ``C / lanes`` cycles a pixel through a ``hw.fold.ChannelFold`` around the
     same block built for ``lanes`` channels. The op supplies ``block(p, opts)`` and
     ``narrow(p)`` (the parameters of that block: ``lanes`` channels, ``W * C / lanes`` pixels a
-    row); ``can_fold(p)`` says whether the constants allow it."""
+    row; by default the ``shape_field`` replaced); ``can_fold(p)`` says whether the constants
+    allow it."""
+
+    shape_field = "in_shape"          # the parameter field holding the (H, W, C) shape
 
     def channels(self, p) -> int:
         return self.out_spec(p)[0][2]
+
+    def narrow(self, p):
+        """The parameters of the block for ``lanes`` channels: ``W * C / lanes`` pixels a row."""
+        H, W, C = getattr(p, self.shape_field)
+        return dataclasses.replace(p, **{self.shape_field: (H, W * (C // p.lanes), p.lanes)})
 
     def can_fold(self, p) -> bool:
         return True

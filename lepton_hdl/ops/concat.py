@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from migen import If, Module, Signal
 
-from ..arith import IntType, MULT_BITS, quantize_multipliers, signed_bits_for
+from ..arith import MULT_BITS, quantize_multipliers, signed_bits_for
 from ..csrc import array, rq_call
 from ..hw.common import drive_source, endpoint, unpack
 from ..hw.join import join

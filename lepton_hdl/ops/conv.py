@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..arith import IntType, MAX_ACC_BITS, MULT_BITS, check_bits, quantize_multipliers, signed_bits_for, weight_range
-from ..csrc import array, ident, rq_call, window_loop
+from ..csrc import array, rq_call, window_loop
 from ..params import (Requant, Windowed, apply_requant, check_input, frozen_array, pair_of, shape3,
                       windows)
 from .base import (Match, Op, OpParams, apply_clamp, fail, pair, quantize_weights, register, to_np)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-import numpy as np
 from migen import If, Module, Signal
 
 from ..arith import IntType, MULT_BITS, quantize_multipliers, requantize, signed_bits_for

@@ -8,7 +8,7 @@ per channel, synchronous read) and C all read the same table: bit-exact by const
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
@@ -150,10 +150,6 @@ class TableOp(LaneFolded, Op):
         C = p.in_shape[2]
         return self.fold_estimate(p, dict(mult=0, lut=C * (p.in_type.bits + 4), ff=C * p.out_type.bits + 2,
                                           mem_bits=C * p.table.size * p.out_type.bits))
-
-    def narrow(self, p):
-        H, W, C = p.in_shape
-        return replace(p, in_shape=(H, W * (C // p.lanes), p.lanes))
 
     def block(self, p, opts):
         return TableBlock(p)
