@@ -192,3 +192,21 @@ def test_residual_default_budget_meets_bound():
     got, info = p.simulate(xs)
     assert_equal(got, p.golden(xs), "residual default budget")
     assert info["cycles_per_frame"] == p.bound_cycles == 136
+
+
+@pytest.mark.verilator
+def test_resnet8_topology_exact_at_its_bound():
+    """The MLPerf Tiny ResNet-8 topology (3x32x32, 16/32/64 channels) at 256 multipliers:
+    the adds and the global pool fold to one lane, the convolutions to the 65,536-cycle rate;
+    RTL == golden and the measured period equals the bound."""
+    require_tool("verilator")
+    from lepton_hdl.examples import resnet8
+    m, x = resnet8.factory()
+    p = lepton_hdl.compile(m, x, max_multipliers=256)
+    assert p.bound_cycles == 65536 and p.bench()["resources"]["mult"] <= 256
+    lanes = {r.name: r.lanes for r in p.layers() if r.op in ("add", "global_avgpool")}
+    assert set(lanes.values()) == {1}, lanes
+    xs = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    got, info = p.simulate(xs)
+    assert_equal(got, p.golden(xs), "resnet8")
+    assert info["cycles_per_frame"] == p.bound_cycles

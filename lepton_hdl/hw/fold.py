@@ -22,10 +22,16 @@ class ChannelFold(Module):
         self.source = endpoint(channels, out_type)
         # # #
         for k, (sink, nsink, t) in enumerate(zip(self.sinks, sinks_of(narrow), in_types)):
+            # a two-pixel FIFO takes each pixel at once: a down-converter alone takes it with its
+            # last beat, and a MAC array feeding it would hold its whole pipeline meanwhile
+            hold = stream.SyncFIFO(sink.description, 2)
             down = stream.Converter(channels * t.bits, lanes * t.bits)
+            setattr(self.submodules, f"hold{k}", hold)
             setattr(self.submodules, f"split{k}", down)
             self.comb += [
-                down.sink.valid.eq(sink.valid), down.sink.data.eq(sink.data), sink.ready.eq(down.sink.ready),
+                sink.connect(hold.sink),
+                down.sink.valid.eq(hold.source.valid), down.sink.data.eq(hold.source.data),
+                hold.source.ready.eq(down.sink.ready),
                 nsink.valid.eq(down.source.valid), nsink.data.eq(down.source.data),
                 down.source.ready.eq(nsink.ready),
             ]
