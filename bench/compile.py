@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 import lepton_hdl
-from lepton_hdl.examples import digits, zoo
+from lepton_hdl.examples import digits, resnet8, zoo
 
 
 def models():
@@ -23,6 +23,7 @@ def models():
         yield name, *zoo.make(name)
     m, cal, _, _ = digits.factory()
     yield "digits", m, torch.from_numpy(cal)
+    yield "resnet8", *resnet8.factory()
 
 
 def main():
