@@ -38,6 +38,7 @@ def compile_model(args):
     t0 = time.perf_counter()
     pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits or 8, w_bits=args.w_bits, a_bits=args.a_bits,
                               fold=parse_fold(args.fold), target_cycles=args.target_cycles,
+                              fps=args.fps, clock_mhz=args.clock_mhz,
                               max_multipliers=getattr(args, "max_multipliers", None) or DEFAULT_MAX_MULTIPLIERS,
                               name=spec.name)
     return spec, pipe, time.perf_counter() - t0
@@ -222,7 +223,9 @@ def add_model_args(p):
     p.add_argument("--a-bits", type=int, help="activation bits (overrides --bits)")
     p.add_argument("--fold", action="append", metavar="LAYER=PE,SIMD|LAYER=LANES", help="fix one layer's parallelism (conv/linear: pe,simd; add, multiply, activation, table, abs: lanes)")
     p.add_argument("--target-cycles", type=int, help="allow the pipeline this many cycles per frame")
-    p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures")
+    p.add_argument("--fps", type=float, help="the cheapest pipeline that makes this many frames a second "
+                   "at --clock-mhz (an error if the fastest within the budget cannot)")
+    p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures and --fps")
 
 
 def _tools_on_path():

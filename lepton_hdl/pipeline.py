@@ -222,17 +222,28 @@ class Pipeline:
 
 def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
             fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
-            name: Optional[str] = None, log=None) -> Pipeline:
+            name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0) -> Pipeline:
     """Trace ``model``, fold BatchNorm, fuse activations, quantize (calibrated on
     ``sample_inputs``, a float batch in the model's own layout), choose per-layer parallelism
     and size FIFOs. Raises a clear error for anything unsupported, before any hardware.
 
     Parallelism: the fastest balanced pipeline (every layer just fast enough for the slowest)
     whose multipliers fit ``max_multipliers`` (default 1024; a board sets its own; ``None``
-    means unlimited); ``target_cycles`` caps the speed; ``fold`` fixes layers by name."""
+    means unlimited); ``target_cycles`` caps the speed; ``fps`` asks for the cheapest pipeline that
+    makes that many frames a second at ``clock_mhz`` (``FitError`` if even the fastest within the
+    budget cannot); ``fold`` fixes layers by name."""
+    from .errors import FitError
     from .frontend import trace
     from .passes import default_passes, run_passes
     t0 = time.perf_counter()
+    need = None
+    if fps is not None:
+        if not (fps > 0 and clock_mhz > 0):
+            raise FitError(f"fps={fps} at clock_mhz={clock_mhz}: both must be positive")
+        need = int(clock_mhz * 1e6 // fps)       # cycles a frame may take
+        if need < 1:
+            raise FitError(f"{fps:g} frames/s at {clock_mhz:g} MHz leaves less than one cycle a frame")
+        target_cycles = need if target_cycles is None else min(target_cycles, need)
     import torch
     samples = torch.as_tensor(_to_numpy(sample_inputs), dtype=torch.float32)
     g = trace(model, samples)
@@ -241,5 +252,11 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
     passes = default_passes(stream_samples, w_bits or bits, a_bits or bits, fold, target_cycles, max_multipliers)
     float_graph = run_passes(g, passes[:2], log)
     qg = run_passes(float_graph, passes[2:], log)
-    return Pipeline(qg, float_graph, name=name or g.meta.get("model", "model"),
-                    compile_s=time.perf_counter() - t0)
+    pipe = Pipeline(qg, float_graph, name=name or g.meta.get("model", "model"), compile_s=time.perf_counter() - t0)
+    if need is not None and pipe.bound_cycles > need:
+        best = clock_mhz * 1e6 / pipe.bound_cycles
+        raise FitError(f"{fps:g} frames/s at {clock_mhz:g} MHz needs <= {need} cycles a frame; the fastest "
+                       f"pipeline within {max_multipliers or 'no'} multipliers takes {pipe.bound_cycles} "
+                       f"({best:,.0f} frames/s, slowest block '{pipe.bottleneck}'): ask for fewer frames/s, "
+                       f"a faster clock or a larger budget (--max-multipliers)")
+    return pipe

@@ -210,3 +210,14 @@ def test_resnet8_topology_exact_at_its_bound():
     got, info = p.simulate(xs)
     assert_equal(got, p.golden(xs), "resnet8")
     assert info["cycles_per_frame"] == p.bound_cycles
+
+
+def test_fps_picks_the_cheapest_pipeline_that_meets_it():
+    m, cal, _, _ = __import__("lepton_hdl.examples.digits", fromlist=["factory"]).factory()
+    fast = lepton_hdl.compile(m, cal)
+    p = lepton_hdl.compile(m, cal, fps=400_000, clock_mhz=100)
+    assert p.bound_cycles <= 250 and p.bench()["resources"]["mult"] < fast.bench()["resources"]["mult"]
+    with pytest.raises(FitError, match=r"2e\+06 frames/s at 100 MHz needs <= 50 cycles.*takes 100"):
+        lepton_hdl.compile(m, cal, fps=2_000_000, clock_mhz=100)
+    with pytest.raises(FitError, match="must be positive"):
+        lepton_hdl.compile(m, cal, fps=-5)
