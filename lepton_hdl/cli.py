@@ -15,17 +15,17 @@ def log(msg):
 
 
 def parse_fold(items):
+    """``LAYER=PE,SIMD`` or ``LAYER=LANES`` items -> ``{layer: values}``; a malformed item is a
+    ``ParallelismError`` (one line from ``main``)."""
+    from .errors import ParallelismError
     fold = {}
     for it in items or []:
-        try:
-            layer, v = it.split("=")
-            values = tuple(int(x) for x in v.split(","))
-            if len(values) not in (1, 2):
-                raise ValueError
-        except ValueError:
-            raise SystemExit(f"--fold {it!r}: expected LAYER=PE,SIMD (a conv/linear, e.g. features.0=4,9) "
-                             f"or LAYER=LANES (an add, multiply, activation or table, e.g. add=2)")
-        fold[layer] = values
+        layer, _, v = it.partition("=")
+        parts = v.split(",")
+        if not layer or len(parts) not in (1, 2) or not all(x.strip().isdigit() for x in parts):
+            raise ParallelismError(f"--fold {it!r}: expected LAYER=PE,SIMD (a conv/linear, e.g. features.0=4,9) "
+                                   f"or LAYER=LANES (an add, multiply, activation or table, e.g. add=2)")
+        fold[layer] = tuple(int(x) for x in parts)
     return fold
 
 

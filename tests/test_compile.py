@@ -221,3 +221,23 @@ def test_fps_picks_the_cheapest_pipeline_that_meets_it():
         lepton_hdl.compile(m, cal, fps=2_000_000, clock_mhz=100)
     with pytest.raises(FitError, match="must be positive"):
         lepton_hdl.compile(m, cal, fps=-5)
+
+
+def test_register_refuses_an_incomplete_op():
+    from lepton_hdl.ops import Op, register
+
+    class HalfDone(Op):
+        name = "half_done_test_op"
+
+        def float_exec(self, node, args):
+            return args[0]
+    with pytest.raises(TypeError, match="does not define quantize, golden, estimate, hardware, c_function"):
+        register(HalfDone)
+
+
+@pytest.mark.parametrize("bad", ["c1", "c1=", "c1=a,b", "c1=1,2,3", "=2"])
+def test_cli_bad_fold_is_one_line(bad, capsys, tmp_path):
+    from lepton_hdl.cli import main
+    assert main(["compile", "digits", "--out", str(tmp_path), "--fold", bad]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "expected LAYER=PE,SIMD" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ import numpy as np
 from ..arith import IntType
 from ..ir import QTensor
 from ..params import check_input, shape3
-from .base import LaneFolded, Match, Op, OpParams, lanes_of, register
+from .base import LaneFolded, Op, OpParams, lanes_of, register
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,9 +47,6 @@ class AbsOp(LaneFolded, Op):
         import operator
         import torch
         return (torch.abs, operator.abs)
-
-    def from_function(self, ctx, n, f, path):
-        return Match({})
 
     def float_exec(self, node, args):
         return np.abs(args[0])

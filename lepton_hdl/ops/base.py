@@ -25,11 +25,36 @@ REGISTRY: dict = {}          # IR name -> Op
 _BY_PARAMS: dict = {}        # parameter class -> the Op that runs it
 
 
+def required_methods(op) -> list:
+    """What an op must define for the roles its flags give it (checked at registration, so an
+    incomplete op fails when it is registered, not when a model first needs it)."""
+    if op.alias_only:
+        return []
+    if op.arity == 0:
+        return ["quantize"]
+    need = ["float_exec"]
+    if op.folds_into_producer:
+        need.append("affine_of")
+    if op.absorbs_affine:
+        need.append("absorb_affine")
+    if op.lowered:
+        need.append("quantize")
+        if not op.passthrough:
+            need += ["golden", "estimate", "hardware", "c_function"]
+    if isinstance(op, LaneFolded) and type(op).hardware is LaneFolded.hardware:
+        need.append("block")          # the mixin's hardware folds the op's own block
+    return need
+
+
 def register(cls):
-    """Class decorator: instantiate the op and list it in the registry."""
+    """Class decorator: instantiate the op, check it defines what its role needs, and list it in
+    the registry."""
     op = cls()
     if not op.name or op.name in REGISTRY:
         raise ValueError(f"op {cls.__name__}: name {op.name!r} is empty or already registered")
+    missing = [m for m in required_methods(op) if not callable(getattr(op, m, None))]
+    if missing:
+        raise TypeError(f"op {cls.__name__} ({op.name!r}) does not define {', '.join(missing)}")
     REGISTRY[op.name] = op
     if cls.params_type is not None:
         _BY_PARAMS.setdefault(cls.params_type, op)
@@ -189,12 +214,16 @@ class Op:
     ``Match`` (or an IR name to alias, or ``SKIP``), raising through ``fail`` for settings it
     cannot take.
 
-    Float graph: ``float_exec``. Quantized graph: ``quantize`` gives the node's output
-    quantization and frozen parameter object; everything after works on that object:
-    ``golden`` (numpy integers, exact), ``cycles`` (per frame at the nominal rate, equal to the
-    RTL's), ``latency`` (upper bound of a lone frame beyond ``cycles``), ``buffering`` (input
-    pixels it absorbs before it must emit), ``estimate``, ``hardware`` (the Migen stream block,
-    ``sinks`` in input order and ``source``) and ``c_function``.
+    Float graph: ``float_exec(node, args)``; BatchNorm-like ops ``affine_of(node)`` and the ops
+    it folds into ``absorb_affine(node, scale, shift)``. Quantized graph: ``quantize(node, ins,
+    ctx)`` gives the node's output ``QTensor`` and frozen parameter object (None for the input
+    and pass-through ops); everything after works on that object: ``golden(p, *xs)`` (numpy
+    integers, exact), ``cycles`` (per frame at the nominal rate, equal to the RTL's),
+    ``latency`` (upper bound of a lone frame beyond ``cycles``), ``buffering`` (input pixels it
+    absorbs before it must emit), ``estimate(p)``, ``hardware(p, opts)`` (the Migen stream
+    block, ``sinks`` in input order and ``source``) and ``c_function(p, name, in_ctypes,
+    out_ctype)``. Which of these an op must define follows from its flags
+    (``required_methods``); ``register`` refuses an op that lacks one.
     """
     name: str = ""
     params_type: Any = None
@@ -205,6 +234,7 @@ class Op:
     absorbs_affine: bool = False   # a following BatchNorm folds into its weights
     clamp_activation: bool = False  # a pure clamp (ReLU, ReLU6, Hardtanh, clamp)
     folds_into_producer: bool = False  # BatchNorm
+    alias_only: bool = False       # the frontend replaces it by its input (Identity, Dropout)
     torch_methods: tuple = ()
 
     # -- frontend --------------------------------------------------------------------------
@@ -215,35 +245,20 @@ class Op:
         return ()
 
     def from_module(self, ctx, node, module, path):
-        raise NotImplementedError
+        """The IR node for a module call: by default the op with no attributes."""
+        return Match({})
 
     def from_function(self, ctx, node, fn, path):
-        raise NotImplementedError
+        """The IR node for a function call: by default the op with no attributes."""
+        return Match({})
 
     def from_method(self, ctx, node, name, path):
         return self.from_function(ctx, node, name, path)
 
     # -- float -----------------------------------------------------------------------------
-    def float_exec(self, node, args) -> np.ndarray:
-        raise NotImplementedError(f"{self.name}: no float execution")
-
     def clamp_of(self, node) -> Optional[Clamp]:
         """For a clamp activation node: its clamp."""
         return None
-
-    def absorb_affine(self, node, scale: np.ndarray, shift: np.ndarray) -> Mapping:
-        """New float attributes of ``node`` with ``y * scale + shift`` (per output channel) folded
-        in (``absorbs_affine`` ops)."""
-        raise NotImplementedError
-
-    def affine_of(self, node) -> tuple:
-        """``(scale, shift)`` per channel of a BatchNorm-like node (``folds_into_producer``)."""
-        raise NotImplementedError
-
-    # -- quantization ----------------------------------------------------------------------
-    def quantize(self, node, ins, ctx: QuantContext):
-        """``(QTensor, params or None)`` of ``node`` given its quantized input nodes."""
-        raise NotImplementedError(f"{self.name}: no quantization rule")
 
     # -- the frozen parameter object ------------------------------------------------------
     def in_specs(self, p) -> list:
@@ -252,9 +267,6 @@ class Op:
 
     def out_spec(self, p) -> tuple:
         return tuple(p.out_shape), p.out_type
-
-    def golden(self, p, *xs) -> np.ndarray:
-        raise NotImplementedError
 
     def cycles(self, p, opts=None) -> int:
         """Cycles per frame at the nominal rate (every input available, output always ready),
@@ -275,17 +287,6 @@ class Op:
 
     def macs(self, p) -> int:
         return 0
-
-    def estimate(self, p) -> dict:
-        """``{'mult', 'lut', 'ff', 'mem_bits'}``: multipliers exact, logic first-order."""
-        raise NotImplementedError
-
-    def hardware(self, p, opts):
-        raise NotImplementedError
-
-    def c_function(self, p, fn: str, in_ctypes: list, out_ctype: str) -> str:
-        """C source defining ``static void fn(const in0 *restrict x0, ..., out *restrict y)``."""
-        raise NotImplementedError
 
     # -- folding (speed against cost) -----------------------------------------------------
     def foldings(self, p) -> list:

@@ -9,6 +9,7 @@ class IdentityOp(Op):
     """``nn.Identity``, ``nn.Dropout``, ``nn.Dropout2d``, ``F.dropout``: the node is replaced by
     its input."""
     name = "identity"
+    alias_only = True
 
     def torch_modules(self):
         import torch.nn as nn
