@@ -355,11 +355,6 @@ class LaneFolded:
         H, W, _ = self.out_spec(p)[0]
         return H * W * self.groups(p)
 
-    def row_fifo(self, p) -> int:
-        # a folded block takes a pixel every C / lanes cycles: without a FIFO its producer's
-        # output register (a MAC array's) would hold its whole pipeline meanwhile
-        return 2 * self.out_spec(p)[0][1] if self.groups(p) > 1 else 0
-
     def hardware(self, p, opts):
         if self.groups(p) == 1:
             return self.block(p, opts)

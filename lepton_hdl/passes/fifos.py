@@ -69,8 +69,8 @@ def _join_fifos(g: Graph, n) -> tuple:
 def size_fifos(g: Graph) -> Graph:
     """Size the FIFOs (quantized graph).
 
-    Row FIFOs: a block whose op asks for one (``Op.row_fifo``: windowed and lane-folded blocks,
-    two rows; a linear layer, its frame) and runs within a factor two of the slowest block gets
+    Row FIFOs: a block whose op asks for one (``Op.row_fifo``: windowed blocks, two rows; a
+    linear layer, its frame) and runs within a factor two of the slowest block gets
     it on every input: it
     absorbs the phase difference between neighbours at about the same rate (their bursts
     differ: padding, row starts). A block at least twice as fast drains any burst anyway.
