@@ -133,14 +133,18 @@ class Pipeline:
         to_verilog(top, ios, name="lepton_pipeline").write(str(path))
         return path
 
-    def verilator(self, log=None):
+    def verilator(self, log=None, opts=None):
+        """The Verilator model of ``freeze(opts)`` (built once per options)."""
         if self._verilator is None:
+            self._verilator = {}
+        if opts not in self._verilator:
             from .sim.verilator import VerilatorModel
-            self._verilator = VerilatorModel(self.freeze(), name=f"pipeline-{self.name}", log=log)
-        return self._verilator
+            self._verilator[opts] = VerilatorModel(self.freeze(opts), name=f"pipeline-{self.name}", log=log)
+        return self._verilator[opts]
 
-    def simulate(self, x, seed=0, valid_prob=1.0, ready_prob=1.0, integer=False, log=None):
-        """Run a batch through the RTL under Verilator (back-to-back frames).
+    def simulate(self, x, seed=0, valid_prob=1.0, ready_prob=1.0, integer=False, log=None, opts=None):
+        """Run a batch through the RTL under Verilator (back-to-back frames); ``opts``: the
+        ``HwOptions`` to generate it with (default: the simulator's).
 
         Returns ``(outputs, info)``: integer outputs shaped as ``golden``'s, and a dict with the
         cycles of each frame's last output beat, the steady-state cycles per frame and the
@@ -153,7 +157,7 @@ class Pipeline:
             beats += pack_frame(xi, it)
         o = self.output_node
         n_px = o.shape[0] * o.shape[1]
-        model = self.verilator(log=log)
+        model = self.verilator(log=log, opts=opts)
         res = model.run([beats], n_px * len(q), seed=seed, valid_prob=valid_prob, ready_prob=ready_prob)
         ys = [unpack_frame(res.beats[i * n_px:(i + 1) * n_px], o.shape, o.qtype.type) for i in range(len(q))]
         ends = res.frame_ends(n_px)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from migen import If, Module, Signal
 
 from ..arith import MULT_BITS, signed_bits_for
-from .common import drive_source, endpoint, round_clamp, unpack
+from .common import drive_source, endpoint, multiply, round_clamp, unpack
 from .join import join
 from .pool import requant_stages
 
@@ -33,8 +33,8 @@ class ResidualAdd(Module):
         pb = [Signal((pb_bits, True), name=f"pb{c}") for c in range(C)]
         v1, v2 = Signal(), Signal()
         self.sync += If(ce, v1.eq(valid),
-                        *[pa[c].eq(a[c] * p.mult_a) for c in range(C)],
-                        *[pb[c].eq(b[c] * p.mult_b) for c in range(C)])
+                        *[pa[c].eq(multiply(a[c], p.mult_a)) for c in range(C)],
+                        *[pb[c].eq(multiply(b[c], p.mult_b)) for c in range(C)])
         sbits = max(pa_bits, pb_bits) + 1
         ys = [round_clamp(self, pa[c] + pb[c], sbits, p.shift, p.lo, p.hi, p.out, name=f"rq{c}")
               for c in range(C)]

@@ -1,8 +1,14 @@
 """Shared gateware helpers: pixel streams, element packing, the requant datapath."""
 from __future__ import annotations
 
-from migen import Array, Cat, Constant, If, Module, Signal
-from migen.fhdl.bitcontainer import value_bits_sign
+import contextvars
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from migen import Array, Cat, Constant, If, Module, Mux, Signal
+from migen.fhdl.bitcontainer import bits_for, value_bits_sign
 
 from litex.soc.interconnect import stream
 
@@ -123,3 +129,117 @@ def drive_source(m: Module, out, valid, n_px: int, ot: IntType):
         m.source.first.eq(count.first),
         m.source.last.eq(count.last),
     ]
+
+
+# -- multipliers: DSP tiles up to a budget, logic beyond it -----------------------------------
+
+@dataclass(frozen=True)
+class Product:
+    """One multiplier as synthesis sees it: operand widths and signedness, and the second
+    operand's value when it is a constant."""
+    a_bits: int
+    a_signed: bool
+    b_bits: int
+    b_signed: bool
+    const: Optional[int] = None
+
+    @classmethod
+    def of(cls, a_bits: int, a_signed: bool, b) -> "Product":
+        """``b``: ``(bits, signed)`` of a variable operand, or an int constant."""
+        if isinstance(b, (int, np.integer)):
+            v = int(b)
+            return cls(a_bits, a_signed, bits_for(v), v < 0, v)
+        return cls(a_bits, a_signed, int(b[0]), bool(b[1]))
+
+    @property
+    def operand_bits(self) -> tuple:
+        """The widths the multiply has in Verilog: a mixed-sign product widens its unsigned
+        operand by a zero bit (``$signed({1'b0, x})``)."""
+        mixed = self.a_signed != self.b_signed
+        return (self.a_bits + (mixed and not self.a_signed), self.b_bits + (mixed and not self.b_signed))
+
+    @property
+    def trivial(self) -> bool:
+        """A constant 0 or +-2^k: synthesis turns it into a shift, never a multiplier."""
+        return self.const is not None and (self.const == 0 or abs(self.const) & (abs(self.const) - 1) == 0)
+
+
+@dataclass(frozen=True)
+class DspTile:
+    """A family's hard multiplier: operands up to ``width`` bits each (ECP5 MULT18X18D: 18,
+    iCE40 SB_MAC16: 16), products of at least ``min_product`` bits (Yosys leaves narrower
+    ones to logic on iCE40)."""
+    width: int
+    min_product: int = 4
+
+    def fits(self, pr: Product) -> bool:
+        a, b = pr.operand_bits
+        return not pr.trivial and 2 <= min(a, b) and max(a, b) <= self.width and a + b >= self.min_product
+
+
+class DspBudget:
+    """The DSP tiles one build may fill, handed out in generation order: a product that fits one
+    tile takes one while any are left, every other product is built from adders in logic (so
+    synthesis can never infer more tiles than the budget, nor split one product over several).
+    ``used`` counts the tiles per block."""
+
+    def __init__(self, tiles: int, tile: DspTile):
+        self.left, self.tile = int(tiles), tile
+        self.used = {}
+        self.block = None
+        self.log = []                      # every product generated, for the estimate's check
+
+    def take(self, pr: Product) -> bool:
+        if self.left <= 0 or not self.tile.fits(pr):
+            return False
+        self.left -= 1
+        self.used[self.block] = self.used.get(self.block, 0) + 1
+        return True
+
+
+_BUDGET = contextvars.ContextVar("lepton_dsp_budget", default=None)
+
+
+@contextmanager
+def dsp_budget(budget: Optional[DspBudget]):
+    """Products generated inside take DSP tiles from ``budget`` (None: every product is written
+    ``a * b`` and synthesis decides, as in simulation)."""
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def multiply(a, b):
+    """``a * b`` (``a`` a signal; ``b`` a signal or an int constant): a DSP tile from the
+    current budget, or shift-and-add logic."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return a * b
+    bb = b if isinstance(b, (int, np.integer)) else value_bits_sign(b)
+    pr = Product.of(*value_bits_sign(a), bb)
+    budget.log.append((budget.block, pr))
+    if budget.take(pr):
+        return a * b
+    return soft_multiply(a, b)
+
+
+def soft_multiply(a, b):
+    """``a * b`` as a sum of shifted partial products (no ``*`` for synthesis to map to a DSP
+    tile). A constant ``b`` adds one shifted ``a`` per set bit; a signal ``b`` one ``a``-wide
+    term per bit, the sign bit's subtracted."""
+    if isinstance(b, (int, np.integer)):
+        v = int(b)
+        terms = [a << i for i in range(abs(v).bit_length()) if abs(v) >> i & 1]
+        if not terms:
+            return Constant(0)
+        s = adder_tree(terms)
+        return -s if v < 0 else s
+    nb, signed = value_bits_sign(b)
+    top = nb - 1 if signed else nb
+    pos = [Mux(b[i], a << i, 0) for i in range(top)]
+    s = adder_tree(pos) if pos else Constant(0)
+    if signed:
+        s = s - Mux(b[nb - 1], a << (nb - 1), 0)
+    return s

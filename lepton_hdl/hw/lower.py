@@ -9,7 +9,7 @@ from migen import If, Module, Signal
 from litex.soc.interconnect import stream
 
 from ..ops import sinks_of
-from .common import endpoint
+from .common import DspBudget, DspTile, dsp_budget, endpoint
 from .options import HwOptions
 
 
@@ -40,6 +40,8 @@ class LoweredPipeline(Module):
         out = g[g.output]
         self.source = endpoint(out.shape[2], out.qtype.type)
         self.blocks = {}
+        # the DSP tiles this build may fill, handed to products in graph order
+        self.dsp = DspBudget(opts.dsp_tiles, opts.dsp or DspTile(18)) if opts.dsp_tiles is not None else None
         # # #
         lanes = {}
 
@@ -62,7 +64,10 @@ class LoweredPipeline(Module):
             elif n.op.passthrough:                  # flatten
                 publish(n.name, take(n.inputs[0]))
             else:
-                blk = n.op.hardware(n.params, opts)
+                with dsp_budget(self.dsp):
+                    if self.dsp is not None:
+                        self.dsp.block = n.name
+                    blk = n.op.hardware(n.params, opts)
                 setattr(self.submodules, _ident(n.name), blk)
                 self.blocks[n.name] = blk
                 sinks = [self._input_buffer(n, k, snk, opts) for k, snk in enumerate(sinks_of(blk))]

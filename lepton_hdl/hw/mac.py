@@ -4,7 +4,7 @@ from __future__ import annotations
 from migen import Case, Cat, If, Memory, Module, Mux, READ_FIRST, Signal
 
 from ..arith import IntType, MULT_BITS
-from .common import PixelCounter, adder_tree, const_table, delay, endpoint, pack, round_clamp, unpack
+from .common import PixelCounter, adder_tree, const_table, delay, endpoint, multiply, pack, round_clamp, unpack
 from .options import HwOptions, RequantSplit
 
 
@@ -206,7 +206,7 @@ class MACArray(Module):
             lane = []
             for k in range(p.simd):
                 s = Signal((prod_bits, True), name=f"pc_{l}_{k}")
-                self.comb += s.eq(x[l][k] * wts[l * p.simd + k])
+                self.comb += s.eq(multiply(x[l][k], wts[l * p.simd + k]))
                 lane.append(s)
             out.append(lane)
         return out
@@ -248,7 +248,7 @@ class MACArray(Module):
                 p_hi = Signal((acc_bits + half + 1, True), name=f"mhi_{l}", reset_less=True)
                 m_lo, m_hi = Signal((half + 1, True), name=f"mult{l}_lo"), Signal((half + 1, True), name=f"mult{l}_hi")
                 self.comb += m_lo.eq(m[:half]), m_hi.eq(m[half:])
-                self.sync += If(ce, p_lo.eq(acc[l] * m_lo), p_hi.eq(acc[l] * m_hi),
+                self.sync += If(ce, p_lo.eq(multiply(acc[l], m_lo)), p_hi.eq(multiply(acc[l], m_hi)),
                                 mul[l].eq((p_hi << half) + p_lo))
             else:                                             # RequantSplit.DSP16
                 xb = max(acc_bits, 17)
@@ -262,7 +262,7 @@ class MACArray(Module):
                 terms = [Mux(ax[16 + i], m << i, 0) for i in range(hb - 1)]
                 neg = Mux(ax[xb - 1], m << (hb - 1), 0)
                 pos = adder_tree(terms) if terms else 0
-                self.sync += If(ce, p_lo.eq(a_lo * m), p_hi.eq(pos - neg),
+                self.sync += If(ce, p_lo.eq(multiply(a_lo, m)), p_hi.eq(pos - neg),
                                 mul[l].eq((p_hi << 16) + p_lo))
         return mul, delay(self, ce, ctl4, 2, "5")[-1]
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Optional
+
+from .common import DspTile
 
 
 class _StrEnum(str, Enum):
@@ -42,10 +45,15 @@ class HwOptions:
     without them a stall reaches through several blocks in one cycle).
     ``rotate``: a folded MAC array rotates its operand register by ``simd`` elements a step
     instead of selecting them through a wide multiplexer (fewer iCE40 logic cells; on ECP5
-    the rotate enable's fan-out to every operand bit limits Fmax)."""
+    the rotate enable's fan-out to every operand bit limits Fmax).
+    ``dsp``: the family's hard multiplier; ``dsp_tiles``: how many of them the pipeline may
+    fill (products beyond them, or too wide for one tile, are built in logic); ``None``: every
+    product is a plain ``*`` and synthesis decides (simulation)."""
     requant: RequantSplit = RequantSplit.HALVES
     skid: bool = True
     rotate: bool = False
+    dsp: Optional[DspTile] = None
+    dsp_tiles: Optional[int] = None
 
     def __post_init__(self):
         try:
@@ -67,7 +75,8 @@ class _ByFamily(dict):
 
 
 FAMILY = _ByFamily({
-    Family.ECP5: HwOptions(),
-    Family.ICE40: HwOptions(requant=RequantSplit.DSP16, skid=False, rotate=True),
+    Family.ECP5: HwOptions(dsp=DspTile(18)),                 # MULT18X18D
+    Family.ICE40: HwOptions(requant=RequantSplit.DSP16, skid=False, rotate=True,
+                            dsp=DspTile(16, min_product=11)),  # SB_MAC16
     Family.SIM: HwOptions(),
 })

@@ -6,7 +6,7 @@ from litex.soc.interconnect import stream
 
 from ..arith import IntType, MULT_BITS
 from ..params import Requant
-from .common import PixelCounter, adder_tree, drive_source, endpoint, pack, round_clamp, unpack
+from .common import PixelCounter, adder_tree, drive_source, endpoint, multiply, pack, round_clamp, unpack
 from .window import Pad, window_generator
 
 
@@ -63,7 +63,7 @@ def requant_stages(m, ce, values, value_bits, valid, p):
     mbits = value_bits + MULT_BITS
     prod = [Signal((mbits, True), name=f"prod{c}") for c in range(len(values))]
     v2, v3 = Signal(), Signal()
-    m.sync += If(ce, v2.eq(valid), *[prod[c].eq(values[c] * mults[c]) for c in range(len(values))])
+    m.sync += If(ce, v2.eq(valid), *[prod[c].eq(multiply(values[c], mults[c])) for c in range(len(values))])
     ys = [round_clamp(m, prod[c], mbits, rq.shift, rq.lo, rq.hi, ot, name=f"rq{c}") for c in range(len(values))]
     out = [Signal((ot.bits + 1, True), name=f"o{c}") for c in range(len(values))]
     m.sync += If(ce, v3.eq(v2), *[out[c].eq(ys[c]) for c in range(len(values))])

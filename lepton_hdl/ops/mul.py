@@ -14,7 +14,7 @@ from migen import If, Module, Signal
 
 from ..arith import IntType, MULT_BITS, quantize_multipliers, requantize, signed_bits_for
 from ..csrc import rq_call
-from ..hw.common import PixelCounter, drive_source, endpoint, unpack
+from ..hw.common import PixelCounter, drive_source, endpoint, multiply, unpack
 from ..hw.join import join
 from ..hw.pool import requant_stages
 from ..params import Requant, check_input, shape3
@@ -183,6 +183,6 @@ class MulBlock(Module):
         pb = p.product_bits
         prod = [Signal((pb, True), name=f"prod{c}", reset_less=True) for c in range(C)]
         v1 = Signal()
-        self.sync += If(ce, v1.eq(valid), *[prod[c].eq(a[c] * b[c]) for c in range(C)])
+        self.sync += If(ce, v1.eq(valid), *[prod[c].eq(multiply(a[c], b[c])) for c in range(C)])
         out, v3 = requant_stages(self, ce, prod, pb, v1, p)
         drive_source(self, out, v3, H * W, p.out)
