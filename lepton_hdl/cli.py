@@ -36,10 +36,13 @@ def compile_model(args):
     from .pipeline import DEFAULT_MAX_MULTIPLIERS
     spec = load(args.model, log=log)
     t0 = time.perf_counter()
+    board = getattr(args, "fit_board", None)
+    mm = getattr(args, "max_multipliers", None)
     pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits or 8, w_bits=args.w_bits, a_bits=args.a_bits,
                               fold=parse_fold(args.fold), target_cycles=args.target_cycles,
                               fps=args.fps, clock_mhz=args.clock_mhz,
-                              max_multipliers=getattr(args, "max_multipliers", None) or DEFAULT_MAX_MULTIPLIERS,
+                              max_multipliers=mm or DEFAULT_MAX_MULTIPLIERS,
+                              board=board if mm is None else None, soc=getattr(args, "fit_soc", False),
                               name=spec.name)
     return spec, pipe, time.perf_counter() - t0
 
@@ -59,7 +62,14 @@ def float_predictions(spec):
 def cmd_compile(args):
     from .sim.frames import pack_frame
     t_start = time.perf_counter()
+    board = None
+    if args.board:
+        from .platforms import boards
+        board = boards.get(args.board)
+        _board_defaults(args, board, soc=args.soc)
     spec, pipe, t_compile = compile_model(args)
+    if board is not None:
+        log(fit_table(pipe, board))
     out = Path(args.out)
     (out / "vectors").mkdir(parents=True, exist_ok=True)
     vpath = pipe.to_verilog(out / "lepton_pipeline.v")
@@ -123,7 +133,7 @@ def cmd_soc(args):
     if args.fit:                                # the accelerator `build --board FIT` builds
         from .platforms import boards
         fit = boards.get(args.fit)
-        _board_defaults(args, fit)
+        _board_defaults(args, fit, soc=True)
     t0 = time.perf_counter()
     spec, pipe, t_compile = compile_model(args)
     log(f"[compile] {spec.name}: {pipe.bound_cycles} cycles/frame bound ({t_compile:.1f} s)"
@@ -177,10 +187,30 @@ def cmd_soc(args):
     return 0 if ok else 1
 
 
-def _board_defaults(args, board):
-    """A board's multiplier budget and precision, unless the command line sets them."""
-    if args.max_multipliers is None:
-        args.max_multipliers = board.max_multipliers
+def fit_table(pipe, board) -> str:
+    """Per layer: the folding chosen for ``board`` and its estimate, and the totals against
+    what the board leaves the accelerator."""
+    est = pipe.estimate()
+    fit = pipe.fit
+    lines = [f"[fit] {board.name} ({'beside the SoC' if fit.soc else 'accelerator alone'}), {board.family}: "
+             f"{pipe.bound_cycles:,} cycles/frame",
+             f"{'layer':22s} {'op':16s} {'folding':18s} {'cycles':>8s} {'LUT':>7s} {'FF':>7s} {'BRAM':>5s} {'DSP':>4s}"]
+    nodes = {n.name: n for n in pipe.graph.nodes}
+    for b in est.blocks:
+        n = nodes[b.name]
+        f = n.op.folding(n.params) or {}
+        lines.append(f"{n.label[:22]:22s} {b.op:16s} {','.join(f'{k}={v}' for k, v in f.items())[:18]:18s} "
+                     f"{n.op.cycles(n.params):8d} {b.LUT:7d} {b.FF:7d} {b.BRAM:5d} {b.DSP:4d}")
+    t = est.total
+    lines.append("total: " + ", ".join(f"{k} {t[k]:,}/{fit.available[k]:,}" for k in ("LUT", "FF", "BRAM", "DSP"))
+                 + f" (LUTs to {100 * fit.utilisation:.0f}%)")
+    return "\n".join(lines)
+
+
+def _board_defaults(args, board, soc=False):
+    """The board decides the folding (its resources, minus the SoC's share for SoC builds) unless
+    --max-multipliers is given; its precision unless the command line sets one."""
+    args.fit_board, args.fit_soc = board, soc
     if args.bits is None:                       # the board's precision unless told otherwise
         args.w_bits = args.w_bits or board.w_bits
         args.a_bits = args.a_bits or board.a_bits
@@ -190,7 +220,7 @@ def cmd_build(args):
     """Bitstream for a board: the accelerator alone, or the SoC with it."""
     from .platforms import boards, flow
     board = boards.get(args.board)
-    _board_defaults(args, board)
+    _board_defaults(args, board, soc=not args.accel_only)
     spec, pipe, t_compile = compile_model(args)
     bench = pipe.bench()
     accuracy = None
@@ -198,7 +228,8 @@ def cmd_build(args):
         accuracy = dict(float=round(top1(float_predictions(spec), spec.y_eval), 4),
                         golden=round(top1(pipe.golden(spec.x_eval), spec.y_eval), 4), images=len(spec.y_eval))
     log(f"[compile] {spec.name} for {board.name}: w{bench['w_bits']}/a{bench['a_bits']}, {pipe.bound_cycles} "
-        f"cycles/frame, {bench['resources']['mult']} multipliers (board budget {args.max_multipliers})"
+        f"cycles/frame, {bench['resources']['mult']} multipliers"
+        + (f" (budget {args.max_multipliers})" if args.max_multipliers else f", the fastest folding that fits {board.name}")
         + (f", accuracy {100 * accuracy['golden']:.2f}% (float {100 * accuracy['float']:.2f}%)" if accuracy else ""))
     out = Path(args.out or f"build/boards/{board.name}-{spec.name}{'-accel' if args.accel_only else ''}")
     if args.accel_only:
@@ -245,6 +276,8 @@ def main(argv=None):
     c.add_argument("--out", default="out/compile", help="output folder")
     c.add_argument("--verify", action="store_true", help="simulate the RTL (Verilator) on the eval inputs")
     c.add_argument("--max-multipliers", type=int, help="budget: fastest balanced pipeline within it (default 1024)")
+    c.add_argument("--board", help="the fastest folding whose estimate fits this board (colorlight_i5, ulx3s, icebreaker)")
+    c.add_argument("--soc", action="store_true", help="with --board: leave the SoC's share of the chip")
     add_model_args(c)
     c.set_defaults(func=cmd_compile)
     s = sub.add_parser("soc", help="run MODEL in a LiteX SoC (VexRiscv + accelerator) with firmware")

@@ -72,6 +72,15 @@ class Pipeline:
         self.name = name
         self.compile_s = compile_s
         self._verilator = None
+        self.fit = None                  # the board test that chose the folding (compile(board=...))
+
+    def estimate(self, family="ecp5", dsp_tiles=None):
+        """The resource estimate (``resources.Estimate``) generated for ``family`` with
+        ``dsp_tiles`` DSP tiles; by default the board's the folding was chosen for."""
+        from .resources import estimate_graph
+        if self.fit is not None and family == "ecp5" and dsp_tiles is None:
+            return self.fit.estimate(self.graph)
+        return estimate_graph(self.graph, family, dsp_tiles)
 
     # -- data ----------------------------------------------------------------------------
     @property
@@ -226,7 +235,8 @@ class Pipeline:
 
 def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
             fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
-            name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0) -> Pipeline:
+            name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0,
+            board=None, soc: bool = False) -> Pipeline:
     """Trace ``model``, fold BatchNorm, fuse activations, quantize (calibrated on
     ``sample_inputs``, a float batch in the model's own layout), choose per-layer parallelism
     and size FIFOs. Raises a clear error for anything unsupported, before any hardware.
@@ -235,7 +245,12 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
     whose multipliers fit ``max_multipliers`` (default 1024; a board sets its own; ``None``
     means unlimited); ``target_cycles`` caps the speed; ``fps`` asks for the cheapest pipeline that
     makes that many frames a second at ``clock_mhz`` (``FitError`` if even the fastest within the
-    budget cannot); ``fold`` fixes layers by name."""
+    budget cannot); ``fold`` fixes layers by name.
+
+    ``board`` (a ``platforms.boards.Board`` or its name): the board decides instead of a
+    multiplier count: the fastest pipeline whose resource estimate (LUT, FF, block-RAM and DSP
+    tiles for the board's family) fits the chip, minus the SoC's own share if ``soc``
+    (``FitError`` naming what does not fit when even the most folded one does not)."""
     from .errors import FitError
     from .frontend import trace
     from .passes import default_passes, run_passes
@@ -253,14 +268,22 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
     g = trace(model, samples)
     n = g.input
     stream_samples = list(to_stream_layout(samples.numpy(), n.shape, n.flat))
-    passes = default_passes(stream_samples, w_bits or bits, a_bits or bits, fold, target_cycles, max_multipliers)
+    fits = None
+    if board is not None:
+        from .platforms import boards
+        from .resources import BoardFit
+        board = boards.get(board) if isinstance(board, str) else board
+        fits = BoardFit(board, soc)
+        max_multipliers = None
+    passes = default_passes(stream_samples, w_bits or bits, a_bits or bits, fold, target_cycles, max_multipliers, fits)
     float_graph = run_passes(g, passes[:2], log)
     qg = run_passes(float_graph, passes[2:], log)
     pipe = Pipeline(qg, float_graph, name=name or g.meta.get("model", "model"), compile_s=time.perf_counter() - t0)
+    pipe.fit = fits
     if need is not None and pipe.bound_cycles > need:
         best = clock_mhz * 1e6 / pipe.bound_cycles
         raise FitError(f"{fps:g} frames/s at {clock_mhz:g} MHz needs <= {need} cycles a frame; the fastest "
-                       f"pipeline within {max_multipliers or 'no'} multipliers takes {pipe.bound_cycles} "
+                       f"pipeline within {'what ' + board.name + ' holds' if board else str(max_multipliers or 'no') + ' multipliers'} takes {pipe.bound_cycles} "
                        f"({best:,.0f} frames/s, slowest block '{pipe.bottleneck}'): ask for fewer frames/s, "
                        f"a faster clock or a larger budget (--max-multipliers)")
     return pipe

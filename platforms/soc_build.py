@@ -12,7 +12,7 @@ from pathlib import Path
 from lepton_hdl.errors import LeptonError
 
 from .boards import Board
-from .flow import check_fit, tool
+from .flow import build_options, check_fit, tool
 
 
 def _wrappers(bin_dir: Path):
@@ -49,7 +49,7 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
         raise ValueError(f"--out {out_dir}: YoWASP tools cannot see /tmp; use a folder elsewhere")
     if board.litex_boards is None:
         raise LeptonError(f"{board.name} has no litex-boards platform: use --accel-only")
-    est = check_fit(pipeline, board)
+    est = check_fit(pipeline, board, soc=True)
     _wrappers(out_dir / "toolbin")
     plat_mod = importlib.import_module(f"litex_boards.platforms.{board.litex_boards}")
     tgt_mod = importlib.import_module(f"litex_boards.targets.{board.litex_boards}")
@@ -57,12 +57,9 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
     if board.family == "ecp5":
         kw["toolchain"] = "trellis"
     platform = plat_mod.Platform(**kw)
-    if board.family == "ecp5" and 2 * est["mult"] + 4 > board.available["DSP"]:
-        # the accelerator's products and two-part requant multiplies (plus VexRiscv's 4 tiles)
-        # would overflow the MULT18X18Ds: every multiply in LUTs, as in the accel-only flow
-        platform.toolchain._synth_opts += " -nodsp"
-        log(f"[build] {board.name}: {board.available['DSP']} DSP tiles are too few for this accelerator: "
-            "Yosys -nodsp (multipliers in LUTs)")
+    # the accelerator fills the DSP tiles the SoC leaves (SOC_SHARE) and builds every other
+    # product in logic, so Yosys can never infer more tiles than the chip has
+    opts = build_options(board, soc=True)
     sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
     import logging
     logging.disable(logging.INFO)
@@ -73,7 +70,7 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
             SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type="vexriscv",
                              cpu_variant=cpu_variant, integrated_rom_size=0x8000, integrated_sram_size=0x2000,
                              integrated_main_ram_size=0x4000, timer_uptime=True)
-            add_lepton(self, pipeline)
+            add_lepton(self, pipeline, opts=opts)
 
     t0 = time.perf_counter()
     log(f"[build] {board.name}: SoC (VexRiscv {cpu_variant} + accelerator), Yosys + nextpnr + pack; "

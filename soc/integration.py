@@ -6,11 +6,12 @@ from litex.soc.interconnect import wishbone
 from .accel import LeptonAccelerator, StreamLayout
 
 
-def add_lepton(soc, pipeline, name="lepton", with_irq=True):
+def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
     """Add ``pipeline`` (a ``lepton_hdl.Pipeline``) as a DMA peripheral of ``soc``.
 
     Two Wishbone DMA masters (reader, writer) on the SoC's DMA bus, CSRs under ``name``, an
-    IRQ on done, and ``<NAME>_*`` constants for every figure the firmware needs.
+    IRQ on done, and ``<NAME>_*`` constants for every figure the firmware needs. ``opts``: the
+    ``HwOptions`` to generate the pipeline with (a board build's family and DSP tiles).
     """
     inp, out = pipeline.input_node, pipeline.output_node
     layout = StreamLayout(inp.shape, inp.qtype.type.bits, out.shape, out.qtype.type.bits)
@@ -21,7 +22,7 @@ def add_lepton(soc, pipeline, name="lepton", with_irq=True):
                                  addressing="word")
         dma_bus.add_master(name=f"{name}_dma_{kind}", master=bus)
         buses.append(bus)
-    accel = LeptonAccelerator(pipeline.freeze(), layout, *buses)
+    accel = LeptonAccelerator(pipeline.freeze(opts), layout, *buses)
     soc.add_module(name=name, module=accel)
     if with_irq and soc.irq.enabled:
         soc.irq.add(name, use_loc_if_exists=True)

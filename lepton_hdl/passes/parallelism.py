@@ -39,15 +39,17 @@ def _override(g: Graph, fold: Mapping):
 
 
 def assign_parallelism(fold: Optional[Mapping] = None, target_cycles: Optional[int] = None,
-                       max_multipliers: Optional[int] = None):
+                       max_multipliers: Optional[int] = None, fits=None):
     """Make the pass choosing each foldable layer's parallelism (conv/linear: pe, simd;
     per-element ops: lanes).
 
     Default: balance the pipeline at its unavoidable bound, the slowest layer at full
     parallelism (usually the input rate), giving every other layer the cheapest folding that
     keeps up. ``target_cycles`` relaxes the bound; ``max_multipliers`` picks the fastest
-    balanced pipeline whose multiplier count (of the foldable layers) fits. ``fold`` fixes
-    layers by name.
+    balanced pipeline whose multiplier count (of the foldable layers) fits. ``fits``: a
+    predicate on a candidate graph (e.g. a board's resources, ``resources.BoardFit``): the
+    fastest balanced pipeline it accepts (found by bisection over the candidate cycle counts;
+    cost falls as cycles grow). ``fold`` fixes layers by name.
     """
 
     def assign_parallelism_pass(g: Graph) -> Graph:
@@ -81,8 +83,25 @@ def assign_parallelism(fold: Optional[Mapping] = None, target_cycles: Optional[i
                 raise FitError(f"even fully folded (pe=simd=1 everywhere) the model needs {mults(chosen)} "
                                f"multipliers, over the budget of {max_multipliers}: use a smaller model or "
                                f"a larger board")
-        nodes = [n.with_(params=chosen[n.name]) if n.name in chosen else n for n in g.nodes]
-        slowest = max((p.op.cycles(p) for p in chosen.values()), default=target)
-        return g.with_nodes(nodes, target_cycles=int(max(target, slowest)))
+        def graph(pl, t):
+            nodes = [n.with_(params=pl[n.name]) if n.name in pl else n for n in g.nodes]
+            slowest = max((p.op.cycles(p) for p in pl.values()), default=t)
+            return g.with_nodes(nodes, target_cycles=int(max(t, slowest)))
+
+        if fits is not None:
+            cands = [target] + sorted({q.op.cycles(q) for n in free for q in n.op.foldings(n.params)
+                                       if q.op.cycles(q) > target})
+            if not fits(graph(plan(cands[-1]), cands[-1])):
+                fits.refuse(graph(plan(cands[-1]), cands[-1]))
+            lo, hi = 0, len(cands) - 1            # cands[hi] fits; find the first that does
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if fits(graph(plan(cands[mid]), cands[mid])):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            target = cands[hi]
+            chosen = plan(target)
+        return graph(chosen, target)
 
     return assign_parallelism_pass

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Calibrate the resource model against Yosys, per family, and check it on whole models.
+
+    python bench/resources.py [--family ecp5 --family ice40] [--scheduler ADDRESS] [--no-fit]
+                              [--models digits,residual,gallery,resnet8] [--out bench/resources.md]
+
+1. Sweeps blocks (every op, several foldings, with and without DSP tiles), synthesizes each
+   alone with Yosys (``synth_ecp5`` / ``synth_ice40 -dsp``) on Dask, and fits the LUT and FF
+   coefficients of ``lepton_hdl.resources`` (non-negative least squares) into
+   ``lepton_hdl/data/calibration.json``.
+2. Synthesizes whole models as their boards fold them and prints estimate vs Yosys for LUT, FF,
+   block-RAM tiles and DSP tiles (DSP and block RAM must match exactly).
+
+Each job's logs stay in ``build/resources/<family>/<job>/``.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+from blocks import CASES  # noqa: E402
+
+from lepton_hdl import resources  # noqa: E402
+from lepton_hdl.hw.options import FAMILY  # noqa: E402
+from lepton_hdl.platforms import jobs  # noqa: E402
+
+BOARD_DSP = {"ecp5": 156, "ice40": 8}        # the whole-model checks: ULX3S, iCEBreaker tiles
+MODELS = {"digits": 98, "residual": 128, "gallery": 128, "resnet8": 256}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sweep(family):
+    """``{key: (params, dsp_tiles)}`` of the calibration blocks."""
+    from lepton_hdl.ops import LaneFolded
+    out = {}
+    for name, make, folds in CASES:
+        for pe, simd in folds:
+            p = make(np.random.default_rng(1), pe, simd)
+            tag = name.split(" ")[0] + "_" + "x".join(map(str, p.op.out_spec(p)[0])) + ("" if pe is None else f"_{pe}x{simd}")
+            has_products = bool(resources.structure(p, FAMILY[family]).products)
+            for dsp in ((0, None) if has_products else (0,)):
+                out[f"{tag}_dsp{'all' if dsp is None else dsp}"] = (p, dsp)
+            if isinstance(p.op, LaneFolded) and p.op.can_fold(p):
+                q = p.op.with_folding(p, p.op.foldings(p)[1].lanes)
+                out[f"{tag}_lanes{q.lanes}_dsp0"] = (q, 0)
+    return out
+
+
+def block_features(p, family, dsp):
+    opts = FAMILY[family]
+    st = resources.structure(p, opts)
+    est = p.op.estimate(p)
+    f = dict(lut=est["lut"], ff=est["ff"], mult=est["mult"], products=st.products, memories=st.memories)
+    tile = opts.dsp
+    left = float("inf") if dsp is None else dsp
+    take = 0
+    for pr in st.products:
+        if take < left and tile.fits(pr):
+            take += 1
+    return f, take
+
+
+def fit(family, rows, cal):
+    """Fit the LUT and FF coefficients of ``family`` (rows: ``(op, BlockCost-features, yosys)``)."""
+    from scipy.optimize import nnls
+    ops = sorted({r[0] for r in rows})
+    c = cal[family]
+
+    def solve(target, cols_of):
+        A = np.array([cols_of(r) for r in rows], dtype=float)
+        y = np.array([target(r) for r in rows], dtype=float)
+        w = 1.0 / np.maximum(y, 50.0)              # relative error: small blocks count as much
+        x, _ = nnls(A * w[:, None], y * w)
+        return x
+
+    def lut_cols(r):
+        op, f, _ = r
+        row = []
+        for o in ops:
+            row += [f["lut"], 1.0] if o == op else [0.0, 0.0]
+        return row + [f["soft_var"], f["soft_const"], f["lutram"]]
+    x = solve(lambda r: r[2]["LUT"], lut_cols)
+    c["lut"] = {o: [round(float(x[2 * i]), 4), round(float(x[2 * i + 1]), 1)] for i, o in enumerate(ops)}
+    c["lut"]["*"] = [round(float(np.median([v[0] for v in c["lut"].values()])), 4), 40.0]
+    c["soft_var"], c["soft_const"], c["lutram"] = (round(float(v), 4) for v in x[-3:])
+
+    def ff_cols(r):
+        op, f, _ = r
+        row = []
+        for o in ops:
+            row += [f["ff"], 1.0] if o == op else [0.0, 0.0]
+        return row
+
+    def ff_target(r):
+        return r[2]["FF"] - r[1].get("mem_ff", 0)
+    x = solve(ff_target, ff_cols)
+    c["ff"] = {o: [round(float(x[2 * i]), 4), round(float(x[2 * i + 1]), 1)] for i, o in enumerate(ops)}
+    c["ff"]["*"] = [round(float(np.median([v[0] for v in c["ff"].values()])), 4), 10.0]
+    return cal
+
+
+def compile_model(name, budget):
+    import lepton_hdl
+    from lepton_hdl.examples import resnet8, zoo
+    from lepton_hdl.models import load
+    if name == "digits":
+        spec = load("digits")
+        m, x = spec.model, spec.samples
+    elif name == "resnet8":
+        m, x = resnet8.factory()[:2]
+    else:
+        m, x = zoo.make(name)
+    return lepton_hdl.compile(m, x, max_multipliers=budget, name=name)
+
+
+def pct(est, real):
+    return f"{100 * (est - real) / real:+.1f}%" if real else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--family", action="append", choices=["ecp5", "ice40"])
+    ap.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    ap.add_argument("--no-fit", action="store_true", help="keep calibration.json, only compare")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--out", default=str(HERE / "resources.md"))
+    ap.add_argument("--build-dir", default="build/resources")
+    args = ap.parse_args()
+    families = args.family or ["ecp5", "ice40"]
+    cl = jobs.client(args.scheduler, log=log)
+    cal = json.loads(json.dumps(resources.calibration()))
+    lines = []
+    # 1. the block sweep
+    blocks = {}
+    for fam in families:
+        for key, (p, dsp) in sweep(fam).items():
+            blocks[(fam, key)] = (p, dsp)
+    log(f"[resources] {len(blocks)} block syntheses")
+    res = jobs.run_all(cl, jobs.synth_block, {
+        f"{fam}/{key}": dict(params=p, family=fam, dsp_tiles=dsp, out_dir=os.path.abspath(f"{args.build_dir}/{fam}/{key}"))
+        for (fam, key), (p, dsp) in blocks.items()}, log=log)
+    rows = {fam: [] for fam in families}
+    for (fam, key), (p, dsp) in blocks.items():
+        r = res[f"{fam}/{key}"]
+        if "error" in r:
+            continue
+        f, take = block_features(p, fam, dsp)
+        bc = resources.block_cost(key, p.op.name, f, fam, take, cal)
+        feats = dict(bc.features)
+        feats["mem_ff"] = bc.FF - (resources._coef(cal[fam]["ff"], p.op.name)[0] * f["ff"] +
+                                   resources._coef(cal[fam]["ff"], p.op.name)[1])
+        rows[fam].append((p.op.name, feats, r, key, bc))
+    if not args.no_fit:
+        for fam in families:
+            cal = fit(fam, [(op, f, r) for op, f, r, _, _ in rows[fam]], cal)
+        resources.CALIBRATION.parent.mkdir(exist_ok=True)
+        resources.CALIBRATION.write_text(json.dumps(cal, indent=1, sort_keys=True) + "\n")
+        resources.calibration.cache_clear()
+        log(f"[resources] wrote {resources.CALIBRATION}")
+    lines.append(f"Generated by `python bench/resources.py` (Yosys 0.70, `synth_ecp5` / `synth_ice40 -dsp`), "
+                 f"{time.strftime('%Y-%m-%d')}.\n")
+    for fam in families:
+        lines += [f"\n### Blocks, {fam}\n", "| block | DSP tiles | LUT est | LUT Yosys | err | FF est | FF Yosys | BRAM est/Yosys | DSP est/Yosys |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        errs = []
+        for op, feats, r, key, _ in rows[fam]:
+            p, dsp = blocks[(fam, key)]
+            f, take = block_features(p, fam, dsp)
+            bc = resources.block_cost(key, op, f, fam, take, cal)
+            errs.append(abs(bc.LUT - r["LUT"]) / max(r["LUT"], 1))
+            lines.append(f"| {key} | {'all' if dsp is None else dsp} | {bc.LUT} | {r['LUT']} | {pct(bc.LUT, r['LUT'])} | "
+                         f"{bc.FF} | {r['FF']} | {bc.BRAM}/{r['BRAM']} | {bc.DSP}/{r['DSP']} |")
+        if errs:
+            lines.append(f"\nblocks: median |LUT error| {100 * float(np.median(errs)):.1f}%, "
+                         f"max {100 * max(errs):.1f}% over {len(errs)} blocks\n")
+    # 2. whole models
+    models = [m for m in args.models.split(",") if m]
+    pipes = {m: compile_model(m, MODELS[m]) for m in models}
+    res = jobs.run_all(cl, jobs.synth_graph, {
+        f"{fam}/{m}": dict(graph=pipes[m].graph, family=fam, dsp_tiles=BOARD_DSP[fam],
+                           out_dir=os.path.abspath(f"{args.build_dir}/{fam}/model_{m}"))
+        for fam in families for m in models}, log=log)
+    lines += ["\n### Whole models\n",
+              "| model | family | folding budget | cycles/frame | DSP tiles allowed | LUT est | LUT Yosys | err | FF est | FF Yosys | BRAM est/Yosys | DSP est/Yosys |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    ok = True
+    for fam in families:
+        for m in models:
+            r = res[f"{fam}/{m}"]
+            if "error" in r:
+                lines.append(f"| {m} | {fam} | {MODELS[m]} | - | - | build failed: {r['error'][:80]} |")
+                ok = False
+                continue
+            e = resources.estimate_graph(pipes[m].graph, fam, BOARD_DSP[fam]).total
+            lines.append(f"| {m} | {fam} | {MODELS[m]} | {pipes[m].bound_cycles} | {BOARD_DSP[fam]} | {e['LUT']} | {r['LUT']} | "
+                         f"{pct(e['LUT'], r['LUT'])} | {e['FF']} | {r['FF']} | {e['BRAM']}/{r['BRAM']} | {e['DSP']}/{r['DSP']} |")
+            ok &= e["DSP"] == r["DSP"]
+    text = "\n".join(lines) + "\n"
+    Path(args.out).write_text(text)
+    print(text)
+    cl.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
