@@ -48,8 +48,9 @@ def sweep(family):
         for pe, simd in folds:
             p = make(np.random.default_rng(1), pe, simd)
             tag = name.split(" ")[0] + "_" + "x".join(map(str, p.op.out_spec(p)[0])) + ("" if pe is None else f"_{pe}x{simd}")
-            has_products = bool(resources.structure(p, FAMILY[family]).products)
-            for dsp in ((0, None) if has_products else (0,)):
+            n_prod = len(resources.structure(p, FAMILY[family]).products)
+            # all products in logic only where that stays small enough to synthesize quickly
+            for dsp in ((0,) if n_prod <= 40 else ()) + ((None,) if n_prod else ()):
                 out[f"{tag}_dsp{'all' if dsp is None else dsp}"] = (p, dsp)
             if isinstance(p.op, LaneFolded) and p.op.can_fold(p):
                 q = p.op.with_folding(p, p.op.foldings(p)[1].lanes)

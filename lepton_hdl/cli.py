@@ -187,6 +187,23 @@ def cmd_soc(args):
     return 0 if ok else 1
 
 
+def cmd_explore(args):
+    from .explore import explore
+    from .platforms import boards
+    board = boards.get(args.board)
+    _board_defaults(args, board, soc=args.soc)
+    args.fit_board = None                      # explore from the fastest folding down
+    args.max_multipliers = None
+    spec, pipe, _ = compile_model(args)
+    res = explore(pipe, board, Path(args.out), soc=args.soc, validate=args.validate, scheduler=args.scheduler, log=log)
+    log(res["table"])
+    picked = res["doc"]["picked"]
+    log(f"[explore] {len(res['doc']['points'])} foldings, {sum(p['front'] for p in res['doc']['points'])} on the front; "
+        + (f"--board {board.name} picks {picked:,} cycles/frame" if picked else f"none fits {board.name}")
+        + f" -> {args.out}/pareto.json, pareto.md, pareto.png")
+    return 0
+
+
 def fit_table(pipe, board) -> str:
     """Per layer: the folding chosen for ``board`` and its estimate, and the totals against
     what the board leaves the accelerator."""
@@ -300,6 +317,15 @@ def main(argv=None):
     b.add_argument("--max-multipliers", type=int, help="accelerator budget (default: the board's)")
     add_model_args(b)
     b.set_defaults(func=cmd_build)
+    e = sub.add_parser("explore", help="Pareto front of speed against LUT/DSP/BRAM for MODEL on a board")
+    e.add_argument("model", help="'digits' or path/to/file.py:factory")
+    e.add_argument("--board", required=True, help="colorlight_i5, ulx3s or icebreaker")
+    e.add_argument("--soc", action="store_true", help="leave the SoC's share of the chip")
+    e.add_argument("--out", default="out/explore", help="folder for pareto.json, pareto.md, pareto.png")
+    e.add_argument("--validate", type=int, default=0, metavar="K", help="build K front points (Yosys + nextpnr, on Dask)")
+    e.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster)")
+    add_model_args(e)
+    e.set_defaults(func=cmd_explore)
     d = sub.add_parser("demo", help="the main job on the default model")
     d.set_defaults(func=cmd_demo)
     args = ap.parse_args(argv)

@@ -316,6 +316,7 @@ class BoardFit:
         over = est.fits(self.available, self.utilisation)
         what = "; ".join(f"{k} {need:,} > {have:,}" for k, need, have in over)
         where = f"{self.board.name} ({'beside the SoC' if self.soc else 'accelerator alone'})"
-        raise FitError(f"even folded the most (pe=simd=lanes=1, {g.target_cycles:,} cycles/frame) the model "
+        cycles = max(n.op.cycles(n.params) for n in g.nodes if n.params is not None)
+        raise FitError(f"even folded the most ({cycles:,} cycles/frame) the model "
                        f"does not fit {where}: {what} (estimate). Use fewer bits (--bits, --a-bits), a "
                        f"smaller model or a larger board (`lepton-hdl explore` shows the trade-off)")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_refuses_model_too_big_before_synthesis(tmp_path):
     m, x = zoo.make("mlp")
     p = lepton_hdl.compile(m, x, max_multipliers=None)          # fully parallel: ~700 multipliers
-    with pytest.raises(FitError, match="does not fit icebreaker.*--max-multipliers"):
+    with pytest.raises(FitError, match="does not fit icebreaker: LUT .* > .*--board picks the folding"):
         flow.build_accel(p, boards.get("icebreaker"), ROOT / "build" / "test-refuse")
 
 
@@ -45,17 +45,32 @@ def test_accel_only_ecp5_build():
 
 
 def test_icebreaker_fit_check_on_digits():
-    """Digits at 8 bits is refused for the UP5K before synthesis (measured: 6,078 LCs, 115%);
-    at the board's default w6/a5 the estimate fits (measured: 4,064 LCs)."""
+    """Digits at 8 bits and 8 multipliers is refused for the UP5K before synthesis (measured:
+    6,078 LCs, 115%); compiled for the board at its default w6/a5 the estimate fits."""
     spec = load("digits")
     board = boards.get("icebreaker")
-    p8 = lepton_hdl.compile(spec.model, spec.samples, bits=8, max_multipliers=board.max_multipliers)
-    with pytest.raises(FitError, match="does not fit icebreaker.*--a-bits"):
+    p8 = lepton_hdl.compile(spec.model, spec.samples, bits=8, max_multipliers=8)
+    with pytest.raises(FitError, match="does not fit icebreaker: LUT .*--a-bits"):
         flow.check_fit(p8, board)
-    p = lepton_hdl.compile(spec.model, spec.samples, w_bits=board.w_bits, a_bits=board.a_bits,
-                           max_multipliers=board.max_multipliers)
+    p = lepton_hdl.compile(spec.model, spec.samples, w_bits=board.w_bits, a_bits=board.a_bits, board=board)
     est = flow.check_fit(p, board)
-    assert est["lut_with_mults"] <= board.available["LUT"] and est["mult"] <= board.available["DSP"]
+    assert est["LUT"] <= 0.85 * board.available["LUT"] and est["DSP"] <= board.available["DSP"]
+    assert est["BRAM"] <= board.available["BRAM"]
+
+
+def test_board_decides_fastest_that_fits():
+    """Each board gets the fastest folding whose estimate fits it; a larger board is never
+    slower, the SoC's share never makes it faster, and the estimate of the choice fits."""
+    spec = load("digits")
+    cycles = {}
+    for name, soc in (("colorlight_i5", False), ("colorlight_i5", True), ("ulx3s", True)):
+        b = boards.get(name)
+        p = lepton_hdl.compile(spec.model, spec.samples, board=b, soc=soc)
+        est = flow.check_fit(p, b, soc=soc)
+        have = boards.accel_resources(b, soc)
+        assert est["DSP"] <= have["DSP"] and est["LUT"] <= 0.95 * have["LUT"] and est["BRAM"] <= have["BRAM"]
+        cycles[name, soc] = p.bound_cycles
+    assert cycles["ulx3s", True] <= cycles["colorlight_i5", False] <= cycles["colorlight_i5", True]
 
 
 @pytest.mark.toolchain
