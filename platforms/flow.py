@@ -16,6 +16,7 @@ from pathlib import Path
 from migen import Cat, Module, Signal
 
 from lepton_hdl.errors import FitError, ToolMissing
+from lepton_hdl.hw.common import BOOTH_YOSYS
 from lepton_hdl.hw.options import FAMILY
 
 from .boards import Board
@@ -73,6 +74,10 @@ class AccelHarness(Module):
             self.out_valid.eq(core.source.valid),
             self.out_bit.eq(fold ^ self.out_bit),
         ]
+
+
+# before synthesis: the logic multipliers become radix-4 Booth logic (hw.common.LOGIC_MULTIPLIERS)
+PRE_SYNTH = f"hierarchy -top top; proc; {BOOTH_YOSYS}"
 
 
 def build_options(board: Board, soc: bool = False):
@@ -187,7 +192,7 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     # DSP inference on: the pipeline holds exactly as many tile-sized products as the board has
     # tiles (build_options); every other product is logic that Yosys cannot map to a tile
     def synthesize(synth, label):
-        _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {synth} -top top -json top.json"],
+        _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {PRE_SYNTH}; {synth} -top top -json top.json"],
              out_dir, log, label, logfile)
     synthesize("synth_ecp5" if board.family == "ecp5" else "synth_ice40 -dsp", f"Yosys synth_{board.family}")
     if board.family == "ecp5":
@@ -264,5 +269,5 @@ def _synth_yosys(out_dir: Path, synth: str, log):
     logfile = out_dir / "build.log"
     logfile.write_text("")
     _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p",
-                          f"read_verilog top.v; {synth} -top top; tee -q -o stat.json stat -json"],
+                          f"read_verilog top.v; {PRE_SYNTH}; {synth} -top top; tee -q -o stat.json stat -json"],
          out_dir, log, f"Yosys {synth}", logfile)

@@ -52,6 +52,7 @@ def synth_block(params, family: str, dsp_tiles, out_dir: str) -> dict:
     budget = DspBudget(dsp_tiles if dsp_tiles is not None else 1 << 30, opts.dsp)
     with dsp_budget(budget):
         blk = params.op.hardware(params, opts)
+    blk.specials += budget.instances
     return synth_stats(blk, family, Path(out_dir))
 
 

@@ -76,6 +76,14 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
     log(f"[build] {board.name}: SoC (VexRiscv {cpu_variant} + accelerator), Yosys + nextpnr + pack; "
         f"log {out_dir / 'build.log'} (several minutes)")
     soc = BoardSoC()
+    # the accelerator's logic multipliers: their modules, and Yosys' booth pass on them before
+    # synthesis (hw.common.LOGIC_MULTIPLIERS)
+    from lepton_hdl.hw.common import BOOTH_YOSYS, LOGIC_MULTIPLIERS
+    (out_dir / "gateware").mkdir(parents=True, exist_ok=True)
+    mults = out_dir / "gateware" / "lepton_logic_multipliers.v"
+    mults.write_text("".join(text for _, text in sorted(LOGIC_MULTIPLIERS.items())) or "// none\n")
+    platform.add_source(str(mults))
+    platform.toolchain._yosys_cmds += ["hierarchy -top {build_name}", "proc", BOOTH_YOSYS]
     builder = Builder(soc, output_dir=str(out_dir), compile_software=True, compile_gateware=True)
     with _redirect_output(out_dir / "build.log"):
         builder.build()

@@ -75,6 +75,8 @@ class LoweredPipeline(Module):
                     self.comb += take(src).connect(snk)
                 publish(n.name, blk.source)
         self.comb += take(g.output).connect(self.source)
+        if self.dsp is not None:
+            self.specials += self.dsp.instances          # the logic multipliers (hw.common)
 
 
     def _input_buffer(self, n, k: int, sink, opts):

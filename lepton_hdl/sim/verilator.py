@@ -47,7 +47,10 @@ def to_verilog(module, ios, name="top"):
     wrapper.submodules.dut = module
     wrapper.clock_domains.cd_sys = cd = ClockDomain("sys")
     out = _litex_convert(wrapper, ios=set(ios) | {cd.clk, cd.rst}, name=name, regular_comb=False)
-    return inline_memory_init(out)
+    out = inline_memory_init(out)
+    from ..hw.common import logic_multiplier_sources
+    out.main_source += logic_multiplier_sources(out.main_source)     # the logic multipliers it uses
+    return out
 
 
 def inline_memory_init(out):
