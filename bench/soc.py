@@ -14,14 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-# (model, what configuration, arguments): a board's name means `--fit BOARD`, the accelerator
-# `lepton-hdl build --board BOARD` builds; "budget N" is not tied to a built board.
+# (model, board, arguments): `--fit BOARD` simulates the accelerator `lepton-hdl build --board
+# BOARD` builds beside the SoC: the fastest folding whose estimate fits what the SoC leaves.
 MODELS = [("digits", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("digits", "ulx3s", ["--fit", "ulx3s"]),
-          ("digits", "budget 1024 (no board built)", []),
-          ("lepton_hdl/examples/zoo.py:residual_factory", "budget 128", ["--max-multipliers", "128"]),
-          ("lepton_hdl/examples/zoo.py:depthwise_factory", "budget 128", ["--max-multipliers", "128"]),
-          ("lepton_hdl/examples/zoo.py:gallery_factory", "budget 128", ["--max-multipliers", "128"])]
+          ("lepton_hdl/examples/zoo.py:residual_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
+          ("lepton_hdl/examples/zoo.py:depthwise_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
+          ("lepton_hdl/examples/zoo.py:gallery_factory", "colorlight_i5", ["--fit", "colorlight_i5"])]
 
 
 def main():

@@ -91,3 +91,23 @@ def test_accel_only_icebreaker_digits_build():
     assert res["BRAM"]["used"] > 4 and 0 < res["DSP"]["used"] <= 8
     assert 500 < res["FF"]["used"] < res["LUT"]["used"]          # flip-flops, counted in the netlist
     assert r["fmax_mhz"] and r["fmax_mhz"] > 5 and r["target_mhz"] == 24
+
+
+def test_explore_pareto(tmp_path):
+    """`lepton-hdl explore`: every balanced folding's estimate, the Pareto front, the board's
+    pick (the same folding `--board` compiles to), and the three outputs."""
+    from lepton_hdl.cli import main
+    out = tmp_path / "explore"
+    assert main(["explore", "digits", "--board", "colorlight_i5", "--soc", "--out", str(out)]) == 0
+    doc = json.loads((out / "pareto.json").read_text())
+    pts = doc["points"]
+    assert len(pts) > 5 and doc["board"] == "colorlight_i5" and doc["soc"]
+    assert [p["cycles"] for p in pts] == sorted(p["cycles"] for p in pts)
+    front = [p for p in pts if p["front"]]
+    for p in front:        # nothing on the front is beaten in every figure
+        assert not any(all(q[k] <= p[k] for k in ("cycles", "LUT", "BRAM", "DSP")) and
+                       any(q[k] < p[k] for k in ("cycles", "LUT", "BRAM", "DSP")) for q in pts)
+    spec = load("digits")
+    picked = lepton_hdl.compile(spec.model, spec.samples, board="colorlight_i5", soc=True)
+    assert doc["picked"] == picked.bound_cycles == min(p["cycles"] for p in pts if p["fits"])
+    assert (out / "pareto.png").stat().st_size > 10000 and "**picked**" in (out / "pareto.md").read_text()
