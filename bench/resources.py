@@ -72,42 +72,48 @@ def block_features(p, family, dsp):
     return f, take
 
 
+def fit_mem_rule(family, blocks, cal):
+    """The block-RAM rule (``resources.in_bram``) that gets the most blocks' tile counts exact:
+    ``blocks`` is ``[(memories, yosys_bram)]``."""
+    best = None
+    for min_bits in (0, 256, 512, 1024, 2048, 4096, 8192, 16384):
+        for min_depth in (0, 16, 32, 64, 128, 256, 512):
+            for rom_min_bits in (0, 256, 512, 1024, 2048, 4096, 8192):
+                rule = dict(min_bits=min_bits, min_depth=min_depth, rom_min_bits=rom_min_bits)
+                hits = sum(sum(resources.bram_tiles(m, family) for m in mems if resources.in_bram(m, family, rule)) == b
+                           for mems, b in blocks)
+                if best is None or hits > best[0]:
+                    best = (hits, rule)
+    cal[family]["mem_rule"] = best[1]
+    log(f"[resources] {family}: block-RAM rule {best[1]} exact on {best[0]}/{len(blocks)} blocks")
+    return cal
+
+
 def fit(family, rows, cal):
-    """Fit the LUT and FF coefficients of ``family`` (rows: ``(op, BlockCost-features, yosys)``)."""
+    """Fit the LUT and FF coefficients of ``family`` by non-negative least squares on relative
+    error (rows: ``(op, features, yosys)``): per op a factor on its datapath figure, shared
+    factors on the other terms (``resources.LUT_TERMS``) and a constant."""
     from scipy.optimize import nnls
     ops = sorted({r[0] for r in rows})
     c = cal[family]
 
-    def solve(target, cols_of):
+    def solve(cols_of, target):
         A = np.array([cols_of(r) for r in rows], dtype=float)
         y = np.array([target(r) for r in rows], dtype=float)
-        w = 1.0 / np.maximum(y, 50.0)              # relative error: small blocks count as much
+        w = 1.0 / np.maximum(y, 100.0)             # relative error: small blocks count as much
         x, _ = nnls(A * w[:, None], y * w)
         return x
 
-    def lut_cols(r):
-        op, f, _ = r
-        row = []
-        for o in ops:
-            row += [f["lut"], 1.0] if o == op else [0.0, 0.0]
-        return row + [f["soft_var"], f["soft_const"], f["lutram"]]
-    x = solve(lambda r: r[2]["LUT"], lut_cols)
-    c["lut"] = {o: [round(float(x[2 * i]), 4), round(float(x[2 * i + 1]), 1)] for i, o in enumerate(ops)}
-    c["lut"]["*"] = [round(float(np.median([v[0] for v in c["lut"].values()])), 4), 40.0]
-    c["soft_var"], c["soft_const"], c["lutram"] = (round(float(v), 4) for v in x[-3:])
-
-    def ff_cols(r):
-        op, f, _ = r
-        row = []
-        for o in ops:
-            row += [f["ff"], 1.0] if o == op else [0.0, 0.0]
-        return row
-
-    def ff_target(r):
-        return r[2]["FF"] - r[1].get("mem_ff", 0)
-    x = solve(ff_target, ff_cols)
-    c["ff"] = {o: [round(float(x[2 * i]), 4), round(float(x[2 * i + 1]), 1)] for i, o in enumerate(ops)}
-    c["ff"]["*"] = [round(float(np.median([v[0] for v in c["ff"].values()])), 4), 10.0]
+    x = solve(lambda r: [r[1]["lut"] if o == r[0] else 0.0 for o in ops] +
+              [r[1][k] for k in resources.LUT_TERMS] + [1.0], lambda r: r[2]["LUT"])
+    c["lut"] = {o: round(float(x[i]), 4) for i, o in enumerate(ops)}
+    c["lut"]["*"] = round(float(np.median(x[:len(ops)])), 4)
+    c["lut_terms"] = {k: round(float(v), 4) for k, v in zip(resources.LUT_TERMS + ("const",), x[len(ops):])}
+    x = solve(lambda r: [r[1]["ff"] if o == r[0] else 0.0 for o in ops] + [r[1]["ff_mem"], 1.0],
+              lambda r: r[2]["FF"])
+    c["ff"] = {o: round(float(x[i]), 4) for i, o in enumerate(ops)}
+    c["ff"]["*"] = round(float(np.median(x[:len(ops)])), 4)
+    c["ff_terms"] = {"ff_mem": round(float(x[len(ops)]), 4), "const": round(float(x[len(ops) + 1]), 1)}
     return cal
 
 
@@ -158,12 +164,18 @@ def main():
             continue
         f, take = block_features(p, fam, dsp)
         bc = resources.block_cost(key, p.op.name, f, fam, take, cal)
-        feats = dict(bc.features)
-        feats["mem_ff"] = bc.FF - (resources._coef(cal[fam]["ff"], p.op.name)[0] * f["ff"] +
-                                   resources._coef(cal[fam]["ff"], p.op.name)[1])
-        rows[fam].append((p.op.name, feats, r, key, bc))
+        rows[fam].append((p.op.name, dict(bc.features), r, key, bc))
     if not args.no_fit:
         for fam in families:
+            mems = [(block_features(blocks[(fam, key)][0], fam, blocks[(fam, key)][1])[0]["memories"], r["BRAM"])
+                    for _, _, r, key, _ in rows[fam]]
+            cal = fit_mem_rule(fam, mems, cal)
+            # the LUT/FF features depend on the rule (distributed RAM cells): recompute them
+            for i, (op, feats, r, key, _) in enumerate(rows[fam]):
+                p, dsp = blocks[(fam, key)]
+                f, take = block_features(p, fam, dsp)
+                bc = resources.block_cost(key, op, f, fam, take, cal)
+                rows[fam][i] = (op, dict(bc.features), r, key, bc)
             cal = fit(fam, [(op, f, r) for op, f, r, _, _ in rows[fam]], cal)
         resources.CALIBRATION.parent.mkdir(exist_ok=True)
         resources.CALIBRATION.write_text(json.dumps(cal, indent=1, sort_keys=True) + "\n")

@@ -118,10 +118,11 @@ def in_bram(m: Mem, family, rule: dict) -> bool:
 
 DEFAULT_CALIBRATION = {
     # used until bench/resources.py has written lepton_hdl/data/calibration.json
-    "ecp5": {"lut": {"*": [3.3, 40]}, "ff": {"*": [1.0, 10]}, "soft_var": 1.1, "soft_const": 1.0,
-             "lutram": 3.0, "mem_rule": {"min_bits": 4096, "min_depth": 64, "rom_min_bits": 1}},
-    "ice40": {"lut": {"*": [3.25, 40]}, "ff": {"*": [1.0, 10]}, "soft_var": 1.2, "soft_const": 1.0,
-              "lutram": 0.0, "mem_rule": {"min_bits": 1024, "min_depth": 32, "rom_min_bits": 1}},
+    fam: {"lut": {"*": 2.0}, "ff": {"*": 1.0},
+          "lut_terms": {"ff": 0.3, "soft_var": 2.5, "soft_const": 1.0, "lutram": 3.0, "logic_mem": 0.1, "const": 20},
+          "ff_terms": {"ff_mem": 1.0, "const": 10},
+          "mem_rule": {"min_bits": 0, "min_depth": 64, "rom_min_bits": 4096}}
+    for fam in ("ecp5", "ice40")
 }
 
 
@@ -189,31 +190,34 @@ def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optio
     took a DSP tile (the rest are logic)."""
     fam = Family(family)
     c = (cal or calibration())[fam.value]
-    prods = list(feats["products"])
-    soft = prods[dsp_products:] if dsp_products else prods
     # the products that took tiles are the first ones that fit, in generation order
-    if dsp_products:
-        tile = FAMILY[fam].dsp
-        taken, soft = 0, []
-        for pr in prods:
-            if taken < dsp_products and tile.fits(pr):
-                taken += 1
-            else:
-                soft.append(pr)
+    tile = FAMILY[fam].dsp
+    taken, soft = 0, []
+    for pr in feats["products"]:
+        if taken < dsp_products and tile.fits(pr):
+            taken += 1
+        else:
+            soft.append(pr)
     sv, sc = soft_bits(soft)
     rule = c["mem_rule"]
-    bram = sum(bram_tiles(m, fam) for m in feats["memories"] if in_bram(m, fam, rule))
-    lutram = sum(lutram_cells(m) for m in feats["memories"] if not in_bram(m, fam, rule))
-    a, b = _coef(c["lut"], op)
-    lut = a * feats["lut"] + b + c["soft_var"] * sv + c["soft_const"] * sc + c["lutram"] * lutram
-    fa, fb = _coef(c["ff"], op)
-    ff = fa * feats["ff"] + fb
-    if fam is Family.ICE40:
-        # no distributed RAM: small memories become flip-flops
-        ff += sum(m.bits for m in feats["memories"] if not in_bram(m, fam, rule))
+    mems = feats["memories"]
+    bram = sum(bram_tiles(m, fam) for m in mems if in_bram(m, fam, rule))
+    small = [m for m in mems if not in_bram(m, fam, rule)]
+    # ECP5 puts small RAMs in distributed RAM (TRELLIS_DPR16X4); iCE40 has none: flip-flops.
+    # ROMs not in block RAM are logic on both.
+    lutram = sum(lutram_cells(m) for m in small if not m.rom) if fam is Family.ECP5 else 0
+    logic_mem = sum(m.bits for m in small if m.rom or fam is not Family.ECP5)
+    ff_mem = sum(m.bits for m in small if not m.rom) if fam is not Family.ECP5 else 0
+    f = dict(lut=feats["lut"], ff=feats["ff"], soft_var=sv, soft_const=sc, lutram=lutram, logic_mem=logic_mem,
+             ff_mem=ff_mem)
+    lut = _coef(c["lut"], op) * f["lut"] + sum(c["lut_terms"][k] * f[k] for k in LUT_TERMS) + c["lut_terms"]["const"]
+    ff = _coef(c["ff"], op) * f["ff"] + c["ff_terms"]["ff_mem"] * ff_mem + c["ff_terms"]["const"]
     return BlockCost(name, op, LUT=int(round(lut)), FF=int(round(ff)), BRAM=bram, DSP=dsp_products,
-                     mult=feats["mult"], mem_bits=sum(m.bits for m in feats["memories"]),
-                     features=dict(lut=feats["lut"], ff=feats["ff"], soft_var=sv, soft_const=sc, lutram=lutram))
+                     mult=feats["mult"], mem_bits=sum(m.bits for m in mems), features=f)
+
+
+# the terms of the LUT model shared by every op (the op's own datapath figure has its own factor)
+LUT_TERMS = ("ff", "soft_var", "soft_const", "lutram", "logic_mem")
 
 
 @dataclass

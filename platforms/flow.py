@@ -62,10 +62,14 @@ class AccelHarness(Module):
         self.sync += [iv.eq(self.in_valid), orr.eq(self.out_ready)]
         fold = Signal()
         for k, sink in enumerate(sinks):
+            # each 32-bit chunk of each input a different rotation of the LFSR: identical
+            # channels would let synthesis share (or XOR-cancel) their logic
             in_w = len(sink.data)
-            rot = Cat(lfsr[k % 7:], lfsr[:k % 7]) if k % 7 else lfsr
-            words = Cat(*([rot] * (-(-in_w // 32))))
-            self.comb += [sink.valid.eq(iv), sink.data.eq(words[:in_w])]
+            chunks = []
+            for j in range(-(-in_w // 32)):
+                r = (5 * j + 3 * k) % 32
+                chunks.append(Cat(lfsr[r:], lfsr[:r]) if r else lfsr)
+            self.comb += [sink.valid.eq(iv), sink.data.eq(Cat(*chunks)[:in_w])]
         self.comb += [
             core.source.ready.eq(orr),
             fold.eq(_xor_tree([core.source.data[i] for i in range(out_w)])),
