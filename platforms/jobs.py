@@ -53,6 +53,7 @@ def synth_block(params, family: str, dsp_tiles, out_dir: str) -> dict:
     with dsp_budget(budget):
         blk = params.op.hardware(params, opts)
     blk.specials += budget.instances
+    blk.comb += budget.statements
     return synth_stats(blk, family, Path(out_dir))
 
 

@@ -46,6 +46,7 @@ def const_signal(m: Module, value: int, name="k") -> Signal:
     value = int(value)
     s = Signal((signed_bits_for(min(value, 0), max(value, 0)), True), name=name)
     m.comb += s.eq(value)
+    s.lepton_const = value             # known to multiply(): a constant operand
     return s
 
 
@@ -189,6 +190,7 @@ class DspBudget:
         self.block = None
         self.log = []                      # every product generated, for the estimate's check
         self.instances = []                # logic multiplier instances, added to the top module
+        self.statements = []               # and the wires feeding constant products
 
     def take(self, pr: Product) -> bool:
         if self.left <= 0 or not self.tile.fits(pr):
@@ -213,18 +215,19 @@ def dsp_budget(budget: Optional[DspBudget]):
 
 
 def multiply(a, b):
-    """``a * b`` (``a`` a signal; ``b`` a signal or an int constant): a DSP tile from the
-    current budget, or shift-and-add logic."""
+    """``a * b`` (``a`` a signal; ``b`` a signal, a ``const_signal`` or a non-negative int
+    constant: LiteX prints negative literals as unsigned): a DSP tile from the current budget,
+    or logic."""
     budget = _BUDGET.get()
     if budget is None:
         return a * b
-    bb = b if isinstance(b, (int, np.integer)) else value_bits_sign(b)
-    pr = Product.of(*value_bits_sign(a), bb)
+    const = int(b) if isinstance(b, (int, np.integer)) else getattr(b, "lepton_const", None)
+    pr = Product.of(*value_bits_sign(a), const if const is not None else value_bits_sign(b))
     budget.log.append((budget.block, pr))
     if budget.take(pr):
         return a * b
-    if isinstance(b, (int, np.integer)):
-        return soft_multiply(a, b)          # a constant: one shifted add per set bit
+    if const is not None:
+        return soft_multiply(a, const)      # a constant: one shifted add per set bit
     return logic_multiply(a, b)
 
 
@@ -274,9 +277,14 @@ def soft_multiply(a, b):
     term per bit, the sign bit's subtracted."""
     if isinstance(b, (int, np.integer)):
         v = int(b)
-        terms = [a << i for i in range(abs(v).bit_length()) if abs(v) >> i & 1]
-        if not terms:
+        if v == 0:
             return Constant(0)
+        # the shifted terms come from a signed wire wide enough for the largest one: a shift
+        # printed inside a concatenation ($signed({1'd0, a <<< i})) keeps a's own width
+        na, sa = value_bits_sign(a)
+        aw = Signal((na + 2 + abs(v).bit_length(), True), name="kmul_a")
+        _BUDGET.get().statements.append(aw.eq(a))
+        terms = [aw << i for i in range(abs(v).bit_length()) if abs(v) >> i & 1]
         s = adder_tree(terms)
         return -s if v < 0 else s
     nb, signed = value_bits_sign(b)

@@ -77,6 +77,7 @@ class LoweredPipeline(Module):
         self.comb += take(g.output).connect(self.source)
         if self.dsp is not None:
             self.specials += self.dsp.instances          # the logic multipliers (hw.common)
+            self.comb += self.dsp.statements
 
 
     def _input_buffer(self, n, k: int, sink, opts):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from migen import Case, Cat, If, Memory, Module, Mux, READ_FIRST, Signal
 
 from ..arith import IntType, MULT_BITS
-from .common import PixelCounter, adder_tree, const_table, delay, endpoint, multiply, pack, round_clamp, unpack
+from .common import PixelCounter, adder_tree, const_signal, const_table, delay, endpoint, multiply, pack, round_clamp, unpack
 from .options import HwOptions, RequantSplit
 
 
@@ -199,7 +199,13 @@ class MACArray(Module):
     def _products(self, x, w):
         """Stage 2's inputs: ``pe x simd`` products of operands and weights."""
         p = self.p
-        wts = unpack(self, w, p.pe * p.simd, IntType(p.w_bits, True), name="wt")
+        if p.nf * p.sf == 1:
+            # one weight per lane for ever: constant operands, so a zero or a power of two is
+            # no multiplier (and the estimate knows it, as synthesis does)
+            wm = p.weight.reshape(p.out_channels, -1)
+            wts = [const_signal(self, int(wm[l, k]), f"wk_{l}_{k}") for l in range(p.pe) for k in range(p.simd)]
+        else:
+            wts = unpack(self, w, p.pe * p.simd, IntType(p.w_bits, True), name="wt")
         prod_bits = p.in_type.bits + p.w_bits + 1
         out = []
         for l in range(p.pe):
