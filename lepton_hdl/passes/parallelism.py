@@ -48,8 +48,8 @@ def assign_parallelism(fold: Optional[Mapping] = None, target_cycles: Optional[i
     keeps up. ``target_cycles`` relaxes the bound; ``max_multipliers`` picks the fastest
     balanced pipeline whose multiplier count (of the foldable layers) fits. ``fits``: a
     predicate on a candidate graph (e.g. a board's resources, ``resources.BoardFit``): the
-    fastest balanced pipeline it accepts (found by bisection over the candidate cycle counts;
-    cost falls as cycles grow). ``fold`` fixes layers by name.
+    fastest balanced pipeline it accepts (candidate cycle counts tried fastest first). ``fold``
+    fixes layers by name.
     """
 
     def assign_parallelism_pass(g: Graph) -> Graph:
@@ -91,16 +91,14 @@ def assign_parallelism(fold: Optional[Mapping] = None, target_cycles: Optional[i
         if fits is not None:
             cands = [target] + sorted({q.op.cycles(q) for n in free for q in n.op.foldings(n.params)
                                        if q.op.cycles(q) > target})
-            if not fits(graph(plan(cands[-1]), cands[-1])):
+            # fastest first: cost is not monotone in cycles (a slower folding can need more
+            # LUTs, e.g. a wider operand multiplexer), so every candidate is tried in turn
+            for t in cands:
+                if fits(graph(plan(t), t)):
+                    target = t
+                    break
+            else:
                 fits.refuse(graph(plan(cands[-1]), cands[-1]))
-            lo, hi = 0, len(cands) - 1            # cands[hi] fits; find the first that does
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if fits(graph(plan(cands[mid]), cands[mid])):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            target = cands[hi]
             chosen = plan(target)
         return graph(chosen, target)
 
