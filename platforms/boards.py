@@ -60,9 +60,9 @@ MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
 # masters and CSRs), per family: measured on the Colorlight i5 as SoC build minus
 # accelerator-only build of the same accelerator (README, board table): VexRiscv "standard",
 # LUT/FF/BRAM as measured with its multiplier in LUTs (an upper bound); with DSP inference on its
-# multiplier takes 3 MULT18X18D (measured: the ULX3S digits SoC places 155 tiles, 152 of them
-# the accelerator's budget).
-SOC_SHARE = {Family.ECP5: dict(LUT=8750, FF=2600, BRAM=33, DSP=3)}
+# 32x32 multiplier takes 4 MULT18X18D (measured: a Colorlight i5 SoC whose accelerator held 25
+# tiles placed 29).
+SOC_SHARE = {Family.ECP5: dict(LUT=8750, FF=2600, BRAM=33, DSP=4)}
 
 
 def accel_resources(board: Board, soc: bool = False) -> dict:
