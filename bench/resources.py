@@ -11,7 +11,8 @@
 2. Synthesizes whole models as their boards fold them and prints estimate vs Yosys for LUT, FF,
    block-RAM tiles and DSP tiles (DSP and block RAM must match exactly).
 
-Each job's logs stay in ``build/resources/<family>/<job>/``.
+Each job's logs stay in ``build/resources/<family>/<job>/``; a job whose netlist is unchanged
+reuses its earlier synthesis.
 """
 import argparse
 import dataclasses
@@ -141,11 +142,28 @@ def main():
     ap.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
     ap.add_argument("--no-fit", action="store_true", help="keep calibration.json, only compare")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--skip", default="", help="FAMILY/MODEL,... whole-model syntheses to leave out")
+    ap.add_argument("--reuse", action="store_true", help="tabulate the syntheses already in --build-dir, run none")
     ap.add_argument("--out", default=str(HERE / "resources.md"))
     ap.add_argument("--build-dir", default="build/resources")
     args = ap.parse_args()
     families = args.family or ["ecp5", "ice40"]
-    cl = jobs.client(args.scheduler, log=log)
+    cl = None if args.reuse else jobs.client(args.scheduler, log=log)
+
+    def run_all(fn, todo):
+        if not args.reuse:
+            return jobs.run_all(cl, fn, todo, log=log)
+        from lepton_hdl.platforms.flow import YOSYS_UNITS
+        out = {}
+        for key, a in todo.items():
+            st = Path(a["out_dir"]) / "stat.json"
+            if st.exists():
+                cells = json.loads(st.read_text())["design"]["num_cells_by_type"]
+                out[key] = {k: sum(cells.get(c, 0) * w for c, w in YOSYS_UNITS[a["family"]][k].items())
+                            for k in YOSYS_UNITS[a["family"]]}
+            else:
+                out[key] = {"error": "no earlier synthesis (--reuse)"}
+        return out
     cal = json.loads(json.dumps(resources.calibration()))
     lines = []
     # 1. the block sweep
@@ -154,9 +172,9 @@ def main():
         for key, (p, dsp) in sweep(fam).items():
             blocks[(fam, key)] = (p, dsp)
     log(f"[resources] {len(blocks)} block syntheses")
-    res = jobs.run_all(cl, jobs.synth_block, {
+    res = run_all(jobs.synth_block, {
         f"{fam}/{key}": dict(params=p, family=fam, dsp_tiles=dsp, out_dir=os.path.abspath(f"{args.build_dir}/{fam}/{key}"))
-        for (fam, key), (p, dsp) in blocks.items()}, log=log)
+        for (fam, key), (p, dsp) in blocks.items()})
     rows = {fam: [] for fam in families}
     for (fam, key), (p, dsp) in blocks.items():
         r = res[f"{fam}/{key}"]
@@ -200,17 +218,20 @@ def main():
     # 2. whole models
     models = [m for m in args.models.split(",") if m]
     pipes = {m: compile_model(m, MODELS[m]) for m in models}
-    res = jobs.run_all(cl, jobs.synth_graph, {
+    res = run_all(jobs.synth_graph, {
         f"{fam}/{m}": dict(graph=pipes[m].graph, family=fam, dsp_tiles=BOARD_DSP[fam],
                            out_dir=os.path.abspath(f"{args.build_dir}/{fam}/model_{m}"))
-        for fam in families for m in models}, log=log)
+        for fam in families for m in models if f"{fam}/{m}" not in args.skip.split(",")})
     lines += ["\n### Whole models\n",
               "| model | family | folding budget | cycles/frame | DSP tiles allowed | LUT est | LUT Yosys | err | FF est | FF Yosys | BRAM est/Yosys | DSP est/Yosys |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     ok = True
     for fam in families:
         for m in models:
-            r = res[f"{fam}/{m}"]
+            r = res.get(f"{fam}/{m}")
+            if r is None:
+                lines.append(f"| {m} | {fam} | {MODELS[m]} | - | - | not synthesized (--skip) |")
+                continue
             if "error" in r:
                 lines.append(f"| {m} | {fam} | {MODELS[m]} | - | - | build failed: {r['error'][:80]} |")
                 ok = False
@@ -222,7 +243,8 @@ def main():
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)
-    cl.close()
+    if cl is not None:
+        cl.close()
     return 0 if ok else 1
 
 
