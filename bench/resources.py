@@ -64,12 +64,7 @@ def block_features(p, family, dsp):
     st = resources.structure(p, opts)
     est = p.op.estimate(p)
     f = dict(lut=est["lut"], ff=est["ff"], mult=est["mult"], products=st.products, memories=st.memories)
-    tile = opts.dsp
-    left = float("inf") if dsp is None else dsp
-    take = 0
-    for pr in st.products:
-        if take < left and tile.fits(pr):
-            take += 1
+    take = resources.tiles_taken(st.products, opts.dsp, float("inf") if dsp is None else dsp)
     return f, take
 
 

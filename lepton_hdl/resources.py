@@ -146,6 +146,16 @@ def soft_bits(products) -> tuple:
     return var, const
 
 
+def tiles_taken(products, tile: DspTile, left) -> int:
+    """How many of ``products`` (in generation order) take a tile while ``left`` remain: the
+    walk ``hw.common.DspBudget`` makes in the gateware."""
+    take = 0
+    for pr in products:
+        if take < left and tile.fits(pr):
+            take += 1
+    return take
+
+
 @dataclass
 class BlockCost:
     """The estimate of one block (FIFOs in front of it included)."""
@@ -262,10 +272,7 @@ def estimate_graph(g, family=Family.ECP5, dsp_tiles: Optional[int] = None, opts:
         if n.params is None or not n.op.lowered or n.op.passthrough:
             continue
         f = features(n, opts)
-        take = 0
-        for pr in f["products"]:
-            if take < left and tile.fits(pr):
-                take += 1
+        take = tiles_taken(f["products"], tile, left)
         left -= take
         blocks.append(block_cost(n.name, n.op.name, f, fam, take, cal))
     return Estimate(fam.value, dsp_tiles, blocks)
