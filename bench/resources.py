@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -60,57 +61,94 @@ def sweep(family):
 
 
 def block_features(p, family, dsp):
+    """The model's features of calibration block ``p`` (synthesized alone: no FIFO, skid
+    buffer or fork around it) and how many of its products take a tile."""
     opts = FAMILY[family]
     st = resources.structure(p, opts)
-    est = p.op.estimate(p)
-    f = dict(lut=est["lut"], ff=est["ff"], mult=est["mult"], products=st.products, memories=st.memories)
+    f = dict(mult=p.op.estimate(p)["mult"], products=st.products, memories=st.memories, gates=dict(st.gates))
     take = resources.tiles_taken(st.products, opts.dsp, float("inf") if dsp is None else dsp)
     return f, take
 
 
-def fit_mem_rule(family, blocks, cal):
-    """The block-RAM rule (``resources.in_bram``) that gets the most blocks' tile counts exact:
-    ``blocks`` is ``[(memories, yosys_bram)]``."""
+MEMORY_HEADER = re.compile(r"// Memory (\S+): (\d+)-words x (\d+)-bit\n//-+\n((?://.*\n)+)")
+
+
+def yosys_memories(out_dir):
+    """``[(Mem, in_block_ram)]``: every memory of one synthesis (its shape and ports from the
+    Verilog LiteX wrote) and where Yosys' ``memory_libmap`` put it (from the Yosys log)."""
+    d = Path(out_dir)
+    try:
+        verilog, ylog = (d / "top.v").read_text(), (d / "yosys.log").read_text()
+    except FileNotFoundError:
+        return []
+    where = dict(re.findall(r"mapping memory top\.(\S+) via (\S+)", ylog))
+    where.update((n, "FF") for n in re.findall(r"using FF mapping for memory top\.(\S+)", ylog))
+    out = []
+    for name, depth, width, ports in MEMORY_HEADER.findall(verilog):
+        if name not in where:
+            continue
+        m = resources.Mem(int(depth), int(width), "Write: Sync" not in ports, "Read: Async" in ports)
+        out.append((m, where[name] != "FF" and "DPR16X4" not in where[name]))
+    return out
+
+
+def fit_mem_rule(family, memories, cal):
+    """The block-RAM rule (``resources.in_bram``) that agrees with Yosys on the most memories
+    (``memories``: ``[(Mem, in_block_ram)]`` from every synthesis of the family)."""
     best = None
-    for min_bits in (0, 256, 512, 1024, 2048, 4096, 8192, 16384):
-        for min_depth in (0, 16, 32, 64, 128, 256, 512):
-            for rom_min_bits in (0, 256, 512, 1024, 2048, 4096, 8192):
-                rule = dict(min_bits=min_bits, min_depth=min_depth, rom_min_bits=rom_min_bits)
-                hits = sum(sum(resources.bram_tiles(m, family) for m in mems if resources.in_bram(m, family, rule)) == b
-                           for mems, b in blocks)
-                if best is None or hits > best[0]:
-                    best = (hits, rule)
+    for min_bits in (0, 256, 512, 1024, 2048, 4096):
+        for min_depth in (0, 4, 8, 16, 32, 48, 50, 52, 54, 64, 128):
+            for rom_min_bits in (0, 1024, 2048, 4096, 8192):
+                for rom_min_depth in (0, 32, 64, 65, 128, 144, 256):
+                    rule = dict(min_bits=min_bits, min_depth=min_depth, rom_min_bits=rom_min_bits,
+                                rom_min_depth=rom_min_depth)
+                    hits = sum(resources.in_bram(m, family, rule) == b for m, b in memories)
+                    if best is None or hits > best[0]:
+                        best = (hits, rule)
     cal[family]["mem_rule"] = best[1]
-    log(f"[resources] {family}: block-RAM rule {best[1]} exact on {best[0]}/{len(blocks)} blocks")
+    log(f"[resources] {family}: block-RAM rule {best[1]} agrees with Yosys on {best[0]}/{len(memories)} memories")
     return cal
+
+
+# a whole model weighs as much as this many blocks in the fit: the boards are chosen on whole
+# models, and only they hold the glue between blocks
+MODEL_WEIGHT = 5
+
+
+def solve(rows, terms, target):
+    """Non-negative least squares on relative error of ``target`` (``rows``: ``(features,
+    yosys, weight)``): a factor on each term and a constant."""
+    from scipy.optimize import nnls
+    A = np.array([[r[0][k] for k in terms] + [1.0] for r in rows], dtype=float)
+    y = np.array([r[1][target] for r in rows], dtype=float)
+    w = np.array([r[2] for r in rows], dtype=float) / np.maximum(y, 100.0)
+    x, _ = nnls(A * w[:, None], y * w)
+    return {k: round(float(v), 4) for k, v in zip(terms + ("const",), x)}
+
+
+def apply(coef, feats) -> float:
+    return sum(v * feats.get(k, 0) for k, v in coef.items() if k != "const") + coef["const"]
 
 
 def fit(family, rows, cal):
-    """Fit the LUT and FF coefficients of ``family`` by non-negative least squares on relative
-    error (rows: ``(op, features, yosys)``): per op a factor on its datapath figure, shared
-    factors on the other terms (``resources.LUT_TERMS``) and a constant."""
-    from scipy.optimize import nnls
-    ops = sorted({r[0] for r in rows})
+    """Fit the LUT and FF coefficients of ``family`` (``resources.LUT_TERMS``,
+    ``resources.FF_TERMS``) by non-negative least squares on relative error (rows:
+    ``(features, yosys, weight)``)."""
     c = cal[family]
-
-    def solve(cols_of, target):
-        A = np.array([cols_of(r) for r in rows], dtype=float)
-        y = np.array([target(r) for r in rows], dtype=float)
-        w = 1.0 / np.maximum(y, 100.0)             # relative error: small blocks count as much
-        x, _ = nnls(A * w[:, None], y * w)
-        return x
-
-    x = solve(lambda r: [r[1]["lut"] if o == r[0] else 0.0 for o in ops] +
-              [r[1][k] for k in resources.LUT_TERMS] + [1.0], lambda r: r[2]["LUT"])
-    c["lut"] = {o: round(float(x[i]), 4) for i, o in enumerate(ops)}
-    c["lut"]["*"] = round(float(np.median(x[:len(ops)])), 4)
-    c["lut_terms"] = {k: round(float(v), 4) for k, v in zip(resources.LUT_TERMS + ("const",), x[len(ops):])}
-    x = solve(lambda r: [r[1]["ff"] if o == r[0] else 0.0 for o in ops] + [r[1]["ff_mem"], 1.0],
-              lambda r: r[2]["FF"])
-    c["ff"] = {o: round(float(x[i]), 4) for i, o in enumerate(ops)}
-    c["ff"]["*"] = round(float(np.median(x[:len(ops)])), 4)
-    c["ff_terms"] = {"ff_mem": round(float(x[len(ops)]), 4), "const": round(float(x[len(ops) + 1]), 1)}
+    c["lut_terms"] = solve(rows, resources.LUT_TERMS, "LUT")
+    c["ff_terms"] = solve(rows, resources.FF_TERMS, "FF")
+    for k in ("lut", "ff"):
+        c.pop(k, None)
     return cal
+
+
+def model_features(pipe, family, cal):
+    """The summed features of a whole model, as its estimate reads them."""
+    tot = {}
+    for b in resources.estimate_graph(pipe.graph, family, BOARD_DSP[family], cal=cal).blocks:
+        for k, v in b.features.items():
+            tot[k] = tot.get(k, 0) + v
+    return tot
 
 
 def compile_model(name, budget):
@@ -170,26 +208,36 @@ def main():
     res = run_all(jobs.synth_block, {
         f"{fam}/{key}": dict(params=p, family=fam, dsp_tiles=dsp, out_dir=os.path.abspath(f"{args.build_dir}/{fam}/{key}"))
         for (fam, key), (p, dsp) in blocks.items()})
-    rows = {fam: [] for fam in families}
-    for (fam, key), (p, dsp) in blocks.items():
-        r = res[f"{fam}/{key}"]
-        if "error" in r:
-            continue
-        f, take = block_features(p, fam, dsp)
-        bc = resources.block_cost(key, p.op.name, f, fam, take, cal)
-        rows[fam].append((p.op.name, dict(bc.features), r, key, bc))
+    # 2. whole models, as the boards fold them
+    models = [m for m in args.models.split(",") if m]
+    pipes = {m: compile_model(m, MODELS[m]) for m in models}
+    model_dirs = {f"{fam}/{m}": os.path.abspath(f"{args.build_dir}/{fam}/model_{m}")
+                  for fam in families for m in models if f"{fam}/{m}" not in args.skip.split(",")}
+    model_res = run_all(jobs.synth_graph, {
+        key: dict(graph=pipes[key.split("/")[1]].graph, family=key.split("/")[0],
+                  dsp_tiles=BOARD_DSP[key.split("/")[0]], out_dir=d) for key, d in model_dirs.items()})
+    rows = {fam: [(key, res[f"{fam}/{key}"]) for (f, key) in blocks if f == fam and "error" not in res[f"{fam}/{key}"]]
+            for fam in families}
+    left_out = {}
     if not args.no_fit:
         for fam in families:
-            mems = [(block_features(blocks[(fam, key)][0], fam, blocks[(fam, key)][1])[0]["memories"], r["BRAM"])
-                    for _, _, r, key, _ in rows[fam]]
+            # where Yosys put every memory of every synthesis, blocks and whole models
+            mems = [mb for key, _ in rows[fam] for mb in yosys_memories(f"{args.build_dir}/{fam}/{key}")]
+            mems += [mb for key, d in model_dirs.items() if key.startswith(fam + "/") for mb in yosys_memories(d)]
             cal = fit_mem_rule(fam, mems, cal)
-            # the LUT/FF features depend on the rule (distributed RAM cells): recompute them
-            for i, (op, feats, r, key, _) in enumerate(rows[fam]):
+            data = []
+            for key, r in rows[fam]:
                 p, dsp = blocks[(fam, key)]
                 f, take = block_features(p, fam, dsp)
-                bc = resources.block_cost(key, op, f, fam, take, cal)
-                rows[fam][i] = (op, dict(bc.features), r, key, bc)
-            cal = fit(fam, [(op, f, r) for op, f, r, _, _ in rows[fam]], cal)
+                data.append((resources.block_cost(key, p.op.name, f, fam, take, cal).features, r, 1.0))
+            whole = {m: (model_features(pipes[m], fam, cal), r, MODEL_WEIGHT)
+                     for m in models if "error" not in (r := model_res.get(f"{fam}/{m}", {"error": ""}))}
+            cal = fit(fam, data + list(whole.values()), cal)
+            # each whole model's LUT estimate when it is left out of the fit: how far the model
+            # can be trusted on a model it has not seen
+            for m, row in whole.items():
+                rest = data + [v for k, v in whole.items() if k != m]
+                left_out[(fam, m)] = round(apply(solve(rest, resources.LUT_TERMS, "LUT"), row[0]))
         resources.CALIBRATION.parent.mkdir(exist_ok=True)
         resources.CALIBRATION.write_text(json.dumps(cal, indent=1, sort_keys=True) + "\n")
         resources.calibration.cache_clear()
@@ -200,26 +248,20 @@ def main():
         lines += [f"\n### Blocks, {fam}\n", "| block | DSP tiles | LUT est | LUT Yosys | err | FF est | FF Yosys | BRAM est/Yosys | DSP est/Yosys |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         errs = []
-        for op, feats, r, key, _ in rows[fam]:
+        for key, r in rows[fam]:
             p, dsp = blocks[(fam, key)]
             f, take = block_features(p, fam, dsp)
-            bc = resources.block_cost(key, op, f, fam, take, cal)
+            bc = resources.block_cost(key, p.op.name, f, fam, take, cal)
             errs.append(abs(bc.LUT - r["LUT"]) / max(r["LUT"], 1))
             lines.append(f"| {key} | {'all' if dsp is None else dsp} | {bc.LUT} | {r['LUT']} | {pct(bc.LUT, r['LUT'])} | "
                          f"{bc.FF} | {r['FF']} | {bc.BRAM}/{r['BRAM']} | {bc.DSP}/{r['DSP']} |")
         if errs:
             lines.append(f"\nblocks: median |LUT error| {100 * float(np.median(errs)):.1f}%, "
                          f"max {100 * max(errs):.1f}% over {len(errs)} blocks\n")
-    # 2. whole models
-    models = [m for m in args.models.split(",") if m]
-    pipes = {m: compile_model(m, MODELS[m]) for m in models}
-    res = run_all(jobs.synth_graph, {
-        f"{fam}/{m}": dict(graph=pipes[m].graph, family=fam, dsp_tiles=BOARD_DSP[fam],
-                           out_dir=os.path.abspath(f"{args.build_dir}/{fam}/model_{m}"))
-        for fam in families for m in models if f"{fam}/{m}" not in args.skip.split(",")})
+    res = model_res
     lines += ["\n### Whole models\n",
-              "| model | family | folding budget | cycles/frame | DSP tiles allowed | LUT est | LUT Yosys | err | FF est | FF Yosys | BRAM est/Yosys | DSP est/Yosys |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| model | family | folding budget | cycles/frame | DSP tiles allowed | LUT est | LUT Yosys | err | err left out of the fit | FF est | FF Yosys | BRAM est/Yosys | DSP est/Yosys |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     ok = True
     for fam in families:
         for m in models:
@@ -233,7 +275,8 @@ def main():
                 continue
             e = resources.estimate_graph(pipes[m].graph, fam, BOARD_DSP[fam]).total
             lines.append(f"| {m} | {fam} | {MODELS[m]} | {pipes[m].bound_cycles} | {BOARD_DSP[fam]} | {e['LUT']} | {r['LUT']} | "
-                         f"{pct(e['LUT'], r['LUT'])} | {e['FF']} | {r['FF']} | {e['BRAM']}/{r['BRAM']} | {e['DSP']}/{r['DSP']} |")
+                         f"{pct(e['LUT'], r['LUT'])} | {pct(left_out[(fam, m)], r['LUT']) if (fam, m) in left_out else '-'} | "
+                         f"{e['FF']} | {r['FF']} | {e['BRAM']}/{r['BRAM']} | {e['DSP']}/{r['DSP']} |")
             ok &= e["DSP"] == r["DSP"]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)

@@ -9,12 +9,16 @@ Two parts:
   included) are listed. DSP tiles follow exactly: the lowering hands the budget out in graph
   order, a tile to each product that fits one (``hw.common.DspTile``), and this module replays
   the same walk. Block-RAM tiles follow from each memory's shape by the rule Yosys'
-  ``memory_libmap`` applies (``mem_tiles``), checked against Yosys by ``bench/resources.py``.
-* **What logic costs**: LUTs and flip-flops from a linear model per family on each op's
-  datapath figures (``Op.estimate``: ``lut``, ``ff``), the logic multipliers' partial-product
-  bits and the distributed RAM, with coefficients fitted to Yosys on a sweep of blocks by
-  ``bench/resources.py`` (``lepton_hdl/data/calibration.json``; the script prints estimate vs
-  Yosys per block and per whole model).
+  ``memory_libmap`` applies (``in_bram``, ``bram_tiles``), fitted to Yosys' decisions by
+  ``bench/resources.py``.
+* **What logic costs**: LUTs and flip-flops from a linear model per family on figures read
+  from the elaborated gateware itself (``gateware_figures``: register bits, adder bits,
+  comparator bits, multiplexer bits, ...), the logic multipliers' partial-product bits and the
+  memories left out of block RAM. The glue the lowering adds around each block (input FIFOs,
+  skid buffers, forks) is elaborated and counted with it. The coefficients are fitted to Yosys
+  on a sweep of blocks and on whole models by ``bench/resources.py``
+  (``lepton_hdl/data/calibration.json``; the script prints estimate vs Yosys per block and per
+  whole model, and each whole model's error when it is left out of the fit).
 """
 from __future__ import annotations
 
@@ -34,10 +38,13 @@ KINDS = ("LUT", "FF", "BRAM", "DSP")
 
 @dataclass(frozen=True)
 class Mem:
-    """One memory of the gateware: ``depth`` words of ``width`` bits; ``rom``: no write port."""
+    """One memory of the gateware: ``depth`` words of ``width`` bits; ``rom``: no write port;
+    ``async_read``: a read port without a clock (block RAM has none: such a memory stays in
+    distributed RAM or flip-flops)."""
     depth: int
     width: int
     rom: bool
+    async_read: bool = False
 
     @property
     def bits(self) -> int:
@@ -46,20 +53,112 @@ class Mem:
 
 @dataclass(frozen=True)
 class Structure:
-    """What one block's gateware holds: its products in generation order and its memories."""
+    """What one block's gateware holds: its products in generation order, its memories and
+    its logic figures (``gateware_figures``)."""
     products: tuple
     memories: tuple
+    gates: tuple = ()
+
+    @property
+    def figures(self) -> dict:
+        return dict(self.gates)
 
 
-def _memories(module) -> tuple:
+def _memories(frag) -> tuple:
     from migen import Memory
-    frag = module.get_fragment()
     out = []
     for sp in frag.specials:
         if isinstance(sp, Memory):
             rom = all(getattr(port, "we", None) is None for port in sp.ports)
-            out.append(Mem(int(sp.depth), int(sp.width), rom))
-    return tuple(sorted(out, key=lambda m: (m.depth, m.width, m.rom)))
+            asy = any(getattr(port, "async_read", False) for port in sp.ports)
+            out.append(Mem(int(sp.depth), int(sp.width), rom, asy))
+    return tuple(sorted(out, key=lambda m: (m.depth, m.width, m.rom, m.async_read)))
+
+
+# -- logic figures read from the gateware -----------------------------------------------------
+
+GATE_FIGURES = ("ff", "add", "cmp", "mux", "logic", "cond")
+
+
+def gateware_figures(frag) -> dict:
+    """What a Migen fragment asks of the logic, counted on its statements before synthesis:
+    ``ff`` the bits of every register (sync targets); ``add`` the result bits of adders and
+    subtractors (carry chains); ``cmp`` the operand bits of comparisons; ``mux`` the data bits
+    through multiplexers (``Mux``, ``Array`` indexing, variable shifts and part-selects);
+    ``logic`` the bits of multi-input bitwise operators; ``cond`` the bits assigned under an
+    ``If``/``Case`` (each is one more input to the target's multiplexer). Products are counted
+    apart (``multiply``)."""
+    from migen.fhdl.bitcontainer import value_bits_sign
+    from migen.fhdl.structure import (Case, Cat, Constant, If, Replicate, _ArrayProxy, _Assign,
+                                      _Operator, _Part, _Slice)
+    from migen.fhdl.tools import list_targets
+    acc = dict.fromkeys(GATE_FIGURES, 0)
+
+    def width(e):
+        return value_bits_sign(e)[0]
+
+    def expr(e):
+        if isinstance(e, _Operator):
+            for o in e.operands:
+                expr(o)
+            op = e.op
+            if op in ("+", "-"):
+                acc["add"] += width(e)
+            elif op in ("==", "!=", "<", "<=", ">", ">="):
+                acc["cmp"] += max(width(o) for o in e.operands)
+            elif op == "m":
+                acc["mux"] += width(e)
+            elif op in ("&", "|", "^") and len(e.operands) > 1:
+                acc["logic"] += width(e)
+            elif op in ("<<<", ">>>") and not isinstance(e.operands[1], Constant):
+                acc["mux"] += width(e) * max(width(e.operands[1]), 1)
+        elif isinstance(e, _Slice):
+            expr(e.value)
+        elif isinstance(e, _Part):
+            expr(e.value)
+            expr(e.offset)
+            acc["mux"] += e.width * max(width(e.offset), 1)
+        elif isinstance(e, Cat):
+            for o in e.l:
+                expr(o)
+        elif isinstance(e, Replicate):
+            expr(e.v)
+        elif isinstance(e, _ArrayProxy):
+            expr(e.key)
+            for c in e.choices:
+                expr(c)
+            acc["mux"] += width(e) * (len(e.choices) - 1)
+
+    def stmts(ss, depth):
+        if isinstance(ss, (list, tuple)):
+            for s in ss:
+                stmts(s, depth)
+        elif isinstance(ss, _Assign):
+            expr(ss.r)
+            if isinstance(ss.l, _ArrayProxy):
+                expr(ss.l.key)
+            if depth:
+                acc["cond"] += width(ss.l)
+        elif isinstance(ss, If):
+            expr(ss.cond)
+            stmts(ss.t, depth + 1)
+            stmts(ss.f, depth + 1)
+        elif isinstance(ss, Case):
+            expr(ss.test)
+            for v in ss.cases.values():
+                stmts(v, depth + 1)
+
+    for ss in frag.sync.values():
+        acc["ff"] += sum(len(t) for t in list_targets(ss))
+        stmts(ss, 0)
+    stmts(frag.comb, 0)
+    return acc
+
+
+def _elaborated(module) -> tuple:
+    """``(memories, figures)`` of a module (finalizes it)."""
+    frag = module.get_fragment()
+    return _memories(frag), tuple(sorted(gateware_figures(frag).items()))
 
 
 @lru_cache(maxsize=4096)
@@ -67,21 +166,41 @@ def _structure(key, p, opts: HwOptions) -> Structure:
     rec = DspBudget(0, opts.dsp or DspTile(18))
     with dsp_budget(rec):
         blk = p.op.hardware(p, opts)
-    return Structure(tuple(pr for _, pr in rec.log), _memories(blk))
+    mems, gates = _elaborated(blk)
+    return Structure(tuple(pr for _, pr in rec.log), mems, gates)
 
 
 def structure(p, opts: Optional[HwOptions] = None) -> Structure:
-    """The products and memories of block ``p`` as generated with ``opts``."""
+    """The products, memories and logic figures of block ``p`` as generated with ``opts``."""
     from .ops.base import params_digest
     opts = opts or HwOptions()
     return _structure((params_digest(p), opts), p, opts)
 
 
 @lru_cache(maxsize=1024)
+def fifo_structure(width: int, depth: int, buffered: bool) -> Structure:
+    """A LiteX ``stream.SyncFIFO`` of ``depth`` beats of ``width`` data bits."""
+    from litex.soc.interconnect import stream
+    return Structure((), *_elaborated(stream.SyncFIFO([("data", width)], depth, buffered=buffered)))
+
+
 def fifo_memories(width: int, depth: int, buffered: bool) -> tuple:
     """The memories of a LiteX ``stream.SyncFIFO`` of ``depth`` beats of ``width`` data bits."""
+    return fifo_structure(width, depth, buffered).memories
+
+
+@lru_cache(maxsize=1024)
+def skid_structure(width: int) -> Structure:
+    """The skid buffer (LiteX ``stream.PipeReady``) the lowering puts in front of a block."""
     from litex.soc.interconnect import stream
-    return _memories(stream.SyncFIFO([("data", width)], depth, buffered=buffered))
+    return Structure((), *_elaborated(stream.PipeReady([("data", width)])))
+
+
+@lru_cache(maxsize=1024)
+def fork_structure(width: int, n: int) -> Structure:
+    """The fork (``hw.lower.Broadcast``) of a stream to ``n`` consumers."""
+    from .hw.lower import Broadcast
+    return Structure((), *_elaborated(Broadcast([("data", width)], n)))
 
 
 # -- memories to tiles ----------------------------------------------------------------------------
@@ -106,22 +225,24 @@ def lutram_cells(m: Mem) -> int:
 
 
 def in_bram(m: Mem, family, rule: dict) -> bool:
-    """Whether Yosys puts memory ``m`` in block RAM (``rule``: the family's calibrated rule:
-    memories of at least ``min_bits`` bits and ``min_depth`` words; ROMs of at least
-    ``rom_min_bits``)."""
+    """Whether Yosys (``memory_libmap``) puts memory ``m`` in block RAM. ``rule``: the family's
+    rule, fitted by ``bench/resources.py`` to Yosys' own decision on every memory of its
+    syntheses: RAMs with synchronous reads only of at least ``min_depth`` words and
+    ``min_bits`` bits; ROMs of at least ``rom_min_depth`` words and ``rom_min_bits`` bits. A RAM
+    read asynchronously (a LiteX FIFO without an output buffer) never goes to block RAM."""
     if m.rom:
-        return m.bits >= rule["rom_min_bits"] and m.depth >= rule["min_depth"]
-    return m.bits >= rule["min_bits"] and m.depth >= rule["min_depth"]
+        return m.bits >= rule["rom_min_bits"] and m.depth >= rule.get("rom_min_depth", rule["min_depth"])
+    return not m.async_read and m.bits >= rule["min_bits"] and m.depth >= rule["min_depth"]
 
 
 # -- the per-family model -------------------------------------------------------------------------
 
 DEFAULT_CALIBRATION = {
     # used until bench/resources.py has written lepton_hdl/data/calibration.json
-    fam: {"lut": {"*": 2.0}, "ff": {"*": 1.0},
-          "lut_terms": {"ff": 0.3, "soft_var": 2.5, "soft_const": 1.0, "lutram": 3.0, "logic_mem": 0.1, "const": 20},
-          "ff_terms": {"ff_mem": 1.0, "const": 10},
-          "mem_rule": {"min_bits": 0, "min_depth": 64, "rom_min_bits": 4096}}
+    fam: {"lut_terms": {"ff": 0.4, "add": 0.5, "cmp": 0.2, "mux": 0.7, "logic": 0.3, "cond": 0.2,
+                        "soft_var": 2.5, "lutram": 4.7, "logic_mem": 0.1, "const": 20},
+          "ff_terms": {"ff": 1.0, "ff_mem": 1.0, "const": 10},
+          "mem_rule": {"min_bits": 0, "min_depth": 50, "rom_min_bits": 4096, "rom_min_depth": 64}}
     for fam in ("ecp5", "ice40")
 }
 
@@ -133,10 +254,6 @@ def calibration() -> dict:
     return DEFAULT_CALIBRATION
 
 
-def _coef(table: dict, op: str):
-    return table.get(op, table["*"])
-
-
 def soft_bits(products) -> tuple:
     """Partial-product bits of products built in logic: ``(variable, constant)``: a variable
     product costs one ``a``-wide term per bit of ``b``, a constant one per set bit."""
@@ -144,6 +261,19 @@ def soft_bits(products) -> tuple:
     const = sum(pr.operand_bits[0] * bin(abs(pr.const)).count("1") for pr in products
                 if pr.const is not None)
     return var, const
+
+
+@lru_cache(maxsize=4096)
+def const_product_adds(pr: Product) -> int:
+    """The adder bits (``gateware_figures``' ``add``) of constant product ``pr`` built in logic
+    (``hw.common.soft_multiply``)."""
+    from migen import Signal
+    from migen.fhdl.structure import _Fragment
+    from .hw.common import soft_multiply
+    a = Signal((pr.a_bits, pr.a_signed))
+    with dsp_budget(DspBudget(0, DspTile(18))):
+        y = soft_multiply(a, pr.const)
+    return gateware_figures(_Fragment(comb=[Signal((64, True)).eq(y)]))["add"]
 
 
 def tiles_taken(products, tile: DspTile, left) -> int:
@@ -171,28 +301,46 @@ class BlockCost:
 
 
 def _input_fifos(n) -> list:
-    """``(width, depth, buffered)`` of the FIFOs the lowering puts in front of node ``n``."""
+    """Per input of node ``n``: ``(width, depth, buffered)`` of the FIFO the lowering puts in
+    front of it (its row FIFO or join FIFO, whichever is deeper), or None."""
+    from .hw.lower import fifo_buffered
     specs = n.op.in_specs(n.params)
     join = n.attrs.get("join_fifos", ())
     row = n.attrs.get("row_fifo", 0)
     out = []
     for k, (shape, typ) in enumerate(specs):
         d = max(row, join[k] if k < len(join) else 0)
-        if d:
-            out.append((shape[2] * typ.bits, d, bool(row)))
+        out.append((shape[2] * typ.bits, d, fifo_buffered(d, bool(row))) if d else None)
     return out
 
 
-def features(n, opts: HwOptions) -> dict:
-    """The model's inputs for node ``n``: its op's datapath figures, its products and memories
-    (FIFOs in front of it included)."""
-    p = n.params
-    est = n.op.estimate(p)
-    st = structure(p, opts)
-    mems = list(st.memories)
-    for w, d, buffered in _input_fifos(n):
-        mems += fifo_memories(w, d, buffered)
-    return dict(lut=est["lut"], ff=est["ff"], mult=est["mult"], products=st.products, memories=tuple(mems))
+def glue(n, opts: HwOptions, consumers: int = 1) -> list:
+    """The structures the lowering (``hw.lower.LoweredPipeline``) adds around node ``n``'s
+    block: the FIFO or skid buffer in front of each input, and the fork of its output when
+    ``consumers`` blocks take it."""
+    out = []
+    specs = n.op.in_specs(n.params)
+    for (shape, typ), f in zip(specs, _input_fifos(n)):
+        if f is not None:
+            out.append(fifo_structure(*f))
+        elif opts.skid and len(specs) == 1:
+            out.append(skid_structure(shape[2] * typ.bits))
+    if consumers > 1:
+        shape, typ = n.op.out_spec(n.params)
+        out.append(fork_structure(shape[2] * typ.bits, consumers))
+    return out
+
+
+def features(n, opts: HwOptions, consumers: int = 1) -> dict:
+    """The model's inputs for node ``n``: its products, memories and logic figures, the FIFOs,
+    skid buffers and fork the lowering adds around it included."""
+    st = structure(n.params, opts)
+    mems, gates = list(st.memories), dict(st.gates)
+    for gl in glue(n, opts, consumers):
+        mems += gl.memories
+        for k, v in gl.gates:
+            gates[k] += v
+    return dict(mult=n.op.estimate(n.params)["mult"], products=st.products, memories=tuple(mems), gates=gates)
 
 
 def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optional[dict] = None) -> BlockCost:
@@ -203,12 +351,17 @@ def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optio
     # the products that took tiles are the first ones that fit, in generation order
     tile = FAMILY[fam].dsp
     taken, soft = 0, []
+    gates = dict(feats["gates"])
     for pr in feats["products"]:
         if taken < dsp_products and tile.fits(pr):
             taken += 1
+            if pr.const is not None:
+                # the block's figures were read with every product in logic: a constant one
+                # that takes a tile has no shifted adds
+                gates["add"] -= const_product_adds(pr)
         else:
             soft.append(pr)
-    sv, sc = soft_bits(soft)
+    sv, _ = soft_bits(soft)
     rule = c["mem_rule"]
     mems = feats["memories"]
     bram = sum(bram_tiles(m, fam) for m in mems if in_bram(m, fam, rule))
@@ -218,16 +371,17 @@ def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optio
     lutram = sum(lutram_cells(m) for m in small if not m.rom) if fam is Family.ECP5 else 0
     logic_mem = sum(m.bits for m in small if m.rom or fam is not Family.ECP5)
     ff_mem = sum(m.bits for m in small if not m.rom) if fam is not Family.ECP5 else 0
-    f = dict(lut=feats["lut"], ff=feats["ff"], soft_var=sv, soft_const=sc, lutram=lutram, logic_mem=logic_mem,
-             ff_mem=ff_mem)
-    lut = _coef(c["lut"], op) * f["lut"] + sum(c["lut_terms"][k] * f[k] for k in LUT_TERMS) + c["lut_terms"]["const"]
-    ff = _coef(c["ff"], op) * f["ff"] + c["ff_terms"]["ff_mem"] * ff_mem + c["ff_terms"]["const"]
+    f = dict(gates, soft_var=sv, lutram=lutram, logic_mem=logic_mem, ff_mem=ff_mem)
+    lt, ft = c["lut_terms"], c["ff_terms"]
+    lut = sum(lt.get(k, 0.0) * f[k] for k in LUT_TERMS) + lt["const"]
+    ff = sum(ft.get(k, 0.0) * f[k] for k in FF_TERMS) + ft["const"]
     return BlockCost(name, op, LUT=int(round(lut)), FF=int(round(ff)), BRAM=bram, DSP=dsp_products,
                      mult=feats["mult"], mem_bits=sum(m.bits for m in mems), features=f)
 
 
-# the terms of the LUT model shared by every op (the op's own datapath figure has its own factor)
-LUT_TERMS = ("ff", "soft_var", "soft_const", "lutram", "logic_mem")
+# the terms of the models: the gateware's logic figures, logic products and small memories
+LUT_TERMS = GATE_FIGURES + ("soft_var", "lutram", "logic_mem")
+FF_TERMS = ("ff", "ff_mem")
 
 
 @dataclass
@@ -271,7 +425,7 @@ def estimate_graph(g, family=Family.ECP5, dsp_tiles: Optional[int] = None, opts:
     for n in g.nodes:
         if n.params is None or not n.op.lowered or n.op.passthrough:
             continue
-        f = features(n, opts)
+        f = features(n, opts, len(g.consumers(n.name)) + (n.name == g.output))
         take = tiles_taken(f["products"], tile, left)
         left -= take
         blocks.append(block_cost(n.name, n.op.name, f, fam, take, cal))
@@ -289,7 +443,7 @@ def fifo_bits(n) -> int:
     """Memory bits of the row and join FIFOs in front of node ``n``'s block."""
     if n.params is None:
         return 0
-    return sum(w * d for w, d, _ in _input_fifos(n))
+    return sum(w * d for w, d, _ in filter(None, _input_fifos(n)))
 
 
 def total(g) -> dict:

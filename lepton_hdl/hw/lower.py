@@ -83,13 +83,16 @@ class LoweredPipeline(Module):
     def _input_buffer(self, n, k: int, sink, opts):
         """What sits in front of input ``k`` of node ``n``'s block: a FIFO as deep as its row
         FIFO (every input) or its join FIFO, whichever is deeper, or (single-input blocks
-        without a FIFO) a skid buffer; returns the new sink."""
+        without a FIFO) a skid buffer; returns the new sink. A row FIFO, and a join FIFO of at
+        least ``BUFFERED_FIFO`` pixels, is buffered (its memory is read synchronously), so a
+        deep one goes to block RAM: read asynchronously, a join FIFO of hundreds of pixels
+        took distributed RAM on ECP5 and flip-flops on iCE40."""
         row = n.attrs.get("row_fifo", 0)
         join = n.attrs.get("join_fifos", ())
         depth = max(row, join[k] if k < len(join) else 0)
         name = _ident(n.name) + (f"_{k}" if len(n.inputs) > 1 else "")
         if depth:
-            fifo = stream.SyncFIFO(sink.description, depth, buffered=bool(row))
+            fifo = stream.SyncFIFO(sink.description, depth, buffered=fifo_buffered(depth, bool(row)))
             setattr(self.submodules, "fifo_" + name, fifo)
             self.comb += fifo.source.connect(sink)
             return fifo.sink
@@ -101,6 +104,17 @@ class LoweredPipeline(Module):
             self.comb += skid.source.connect(sink)
             return skid.sink
         return sink
+
+
+# join FIFOs this deep or deeper read their memory synchronously (an output register): block
+# RAM needs it (ECP5 maps 50 words and more there, iCE40 8 and more); shallower ones keep the
+# asynchronous read, a cycle less latency
+BUFFERED_FIFO = 16
+
+
+def fifo_buffered(depth: int, row: bool) -> bool:
+    """Whether the lowering builds an input FIFO of ``depth`` pixels buffered."""
+    return row or depth >= BUFFERED_FIFO
 
 
 def _ident(name: str) -> str:
