@@ -219,8 +219,11 @@ def fit_table(pipe, board) -> str:
         lines.append(f"{n.label[:22]:22s} {b.op:16s} {','.join(f'{k}={v}' for k, v in f.items())[:18]:18s} "
                      f"{n.op.cycles(n.params):8d} {b.LUT:7d} {b.FF:7d} {b.BRAM:5d} {b.DSP:4d}")
     t = est.total
-    lines.append("total: " + ", ".join(f"{k} {t[k]:,}/{fit.available[k]:,}" for k in ("LUT", "FF", "BRAM", "DSP"))
-                 + f" (LUTs to {100 * fit.utilisation:.0f}%)")
+    total = ", ".join(f"{k} {t[k]:,}/{fit.available[k]:,}" for k in ("LUT", "FF", "BRAM", "DSP"))
+    if est.family == "ice40":
+        # an iCE40 fit counts logic cells (resources.Estimate.fits)
+        total = f"LC {int(1.1 * (t['LUT'] + t['FF'])):,}/{fit.available['LUT']:,} (1.1 x (LUT + FF)), " + total.split(", ", 2)[2]
+    lines.append(f"total: {total} (logic to {100 * fit.utilisation:.0f}%)")
     return "\n".join(lines)
 
 

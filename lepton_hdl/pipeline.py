@@ -74,13 +74,14 @@ class Pipeline:
         self._verilator = None
         self.fit = None                  # the board test that chose the folding (compile(board=...))
 
-    def estimate(self, family="ecp5", dsp_tiles=None):
+    def estimate(self, family=None, dsp_tiles=None):
         """The resource estimate (``resources.Estimate``) generated for ``family`` with
-        ``dsp_tiles`` DSP tiles; by default the board's the folding was chosen for."""
+        ``dsp_tiles`` DSP tiles; by default for the board the folding was chosen for (its
+        family, the DSP tiles it leaves the accelerator), else ECP5 with every tile wanted."""
         from .resources import estimate_graph
-        if self.fit is not None and family == "ecp5" and dsp_tiles is None:
+        if self.fit is not None and family in (None, self.fit.family.value) and dsp_tiles is None:
             return self.fit.estimate(self.graph)
-        return estimate_graph(self.graph, family, dsp_tiles)
+        return estimate_graph(self.graph, family or "ecp5", dsp_tiles)
 
     # -- data ----------------------------------------------------------------------------
     @property

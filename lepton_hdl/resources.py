@@ -480,13 +480,32 @@ class BoardFit:
         self.last = self.estimate(g)
         return not self.last.fits(self.available, self.utilisation)
 
-    def refuse(self, g):
+    def over(self, est: Estimate) -> str:
+        """What of ``est`` does not fit, as ``'LUT 90,000 > 79,458; ...'`` ('' if it fits)."""
+        return "; ".join(f"{k} {need:,} > {have:,}" for k, need, have in est.fits(self.available, self.utilisation))
+
+    @property
+    def where(self) -> str:
+        return f"{self.board.name} ({'beside the SoC' if self.soc else 'accelerator alone'})"
+
+    def check(self, g) -> Estimate:
+        """The estimate of ``g`` if it fits; a ``FitError`` naming what does not, and what to
+        change, if not (a pipeline folded by hand, or for another board)."""
         from .errors import FitError
         est = self.estimate(g)
-        over = est.fits(self.available, self.utilisation)
-        what = "; ".join(f"{k} {need:,} > {have:,}" for k, need, have in over)
-        where = f"{self.board.name} ({'beside the SoC' if self.soc else 'accelerator alone'})"
+        what = self.over(est)
+        if what:
+            cells = "logic cells" if self.family is Family.ICE40 else "LUTs"
+            raise FitError(f"model does not fit {self.where}: {what} (estimate; {cells} to "
+                           f"{100 * self.utilisation:.0f}%, the most that places). Compile it for the board "
+                           f"(--board picks the folding), fold it more (--target-cycles), use fewer bits (--bits, "
+                           f"--a-bits), or a larger board.")
+        return est
+
+    def refuse(self, g):
+        """The ``FitError`` of the parallelism pass when even the most folded ``g`` does not fit."""
+        from .errors import FitError
         cycles = max(n.op.cycles(n.params) for n in g.nodes if n.params is not None)
-        raise FitError(f"even folded the most ({cycles:,} cycles/frame) the model "
-                       f"does not fit {where}: {what} (estimate). Use fewer bits (--bits, --a-bits), a "
+        raise FitError(f"even folded the most ({cycles:,} cycles/frame) the model does not fit {self.where}: "
+                       f"{self.over(self.estimate(g))} (estimate). Use fewer bits (--bits, --a-bits), a "
                        f"smaller model or a larger board (`lepton-hdl explore` shows the trade-off)")

@@ -96,15 +96,7 @@ def check_fit(pipeline, board: Board, soc: bool = False) -> dict:
     """Refuse a model whose estimate cannot fit the board, before any synthesis; returns the
     estimate (totals and per block)."""
     from lepton_hdl.resources import BoardFit
-    fit = BoardFit(board, soc)
-    est = fit.estimate(pipeline.graph)
-    over = est.fits(fit.available, fit.utilisation)
-    if over:
-        what = "; ".join(f"{k} {need:,} > {have:,}" for k, need, have in over)
-        raise FitError(f"model does not fit {board.name}{' beside the SoC' if soc else ''}: {what} (estimate; "
-                       f"LUTs to {100 * fit.utilisation:.0f}%, the most that places). Compile it for the board "
-                       f"(--board picks the folding), fold it more (--target-cycles), use fewer bits (--bits, "
-                       f"--a-bits), or a larger board.")
+    est = BoardFit(board, soc).check(pipeline.graph)
     return dict(est.total, blocks=[dict(name=b.name, op=b.op, LUT=b.LUT, FF=b.FF, BRAM=b.BRAM, DSP=b.DSP)
                                    for b in est.blocks])
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_refuses_model_too_big_before_synthesis(tmp_path):
     m, x = zoo.make("mlp")
     p = lepton_hdl.compile(m, x, max_multipliers=None)          # fully parallel: ~700 multipliers
-    with pytest.raises(FitError, match="does not fit icebreaker: LC .* > .*--board picks the folding"):
+    with pytest.raises(FitError, match=r"does not fit icebreaker \(accelerator alone\): LC .* > .*--board picks the folding"):
         flow.build_accel(p, boards.get("icebreaker"), ROOT / "build" / "test-refuse")
 
 
@@ -50,7 +50,7 @@ def test_icebreaker_fit_check_on_digits():
     spec = load("digits")
     board = boards.get("icebreaker")
     p8 = lepton_hdl.compile(spec.model, spec.samples, bits=8, max_multipliers=8)
-    with pytest.raises(FitError, match="does not fit icebreaker: LC .*--a-bits"):
+    with pytest.raises(FitError, match=r"does not fit icebreaker \(accelerator alone\): LC .*--a-bits"):
         flow.check_fit(p8, board)
     p = lepton_hdl.compile(spec.model, spec.samples, w_bits=board.w_bits, a_bits=board.a_bits, board=board)
     est = flow.check_fit(p, board)

@@ -27,7 +27,7 @@ class Conv2d(Module):
             self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
             self.submodules.mac = mac = MACArray(p, opts)
             stages = [pad, win, mac]
-            if opts.skid:
+            if window_skid(p, opts):
                 # the MAC's stall would otherwise reach the window's next read address
                 self.submodules.skid = cut = stream.PipeReady(win.source.description)
                 stages = [pad, win, cut, mac]
@@ -36,3 +36,19 @@ class Conv2d(Module):
 
 
 Linear = Conv2d
+
+
+# A window of at least this many bits goes from the window generator to the MAC array without a
+# skid buffer when the array's steps per window cover the generator's turn to the next row
+# (``kw + 1`` cycles): a skid buffer costs a flip-flop and a LUT (its output multiplexer) per
+# window bit (ResNet-8's 3x3x64 windows: 4,608 of each), the ready path it would cut is short
+# at such a slow rate, and the cycle count stays the same (``window.row_period``: the array
+# never waits on the generator).
+WIDE_WINDOW = 1024
+
+
+def window_skid(p, opts: HwOptions) -> bool:
+    """Whether a skid buffer sits between convolution ``p``'s window generator and MAC array."""
+    kh, kw = p.kernel
+    wide = kh * kw * p.in_shape[2] * p.in_type.bits >= WIDE_WINDOW
+    return opts.skid and not (wide and p.cycles_per_window >= kw + 2)

@@ -22,9 +22,12 @@ class ChannelFold(Module):
         self.source = endpoint(channels, out_type)
         # # #
         for k, (sink, nsink, t) in enumerate(zip(self.sinks, sinks_of(narrow), in_types)):
-            # a two-pixel FIFO takes each pixel at once: a down-converter alone takes it with its
-            # last beat, and a MAC array feeding it would hold its whole pipeline meanwhile
-            hold = stream.SyncFIFO(sink.description, 2)
+            # a pixel register takes each pixel at once (and the next in the cycle the
+            # converter's last beat leaves): a down-converter alone takes it with its last beat,
+            # and a MAC array feeding it would hold its whole pipeline meanwhile. A register,
+            # not a two-pixel FIFO: a FIFO this shallow and this wide took distributed RAM
+            # (ResNet-8's 64-channel pool: 241 TRELLIS_DPR16X4 cells a FIFO)
+            hold = stream.PipeValid(sink.description)
             down = stream.Converter(channels * t.bits, lanes * t.bits)
             setattr(self.submodules, f"hold{k}", hold)
             setattr(self.submodules, f"split{k}", down)

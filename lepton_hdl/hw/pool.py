@@ -184,8 +184,9 @@ class GlobalSum(Module):
 
 
 class FoldedGlobalAvgPool(Module):
-    """Global average with its requant folded: the frame's sums go through a two-beat FIFO to
-    ``lanes`` requant lanes, ``C / lanes`` beats a frame (``hw.fold.ChannelFold``)."""
+    """Global average with its requant folded: the frame's sums go to ``lanes`` requant lanes,
+    ``C / lanes`` beats a frame (``hw.fold.ChannelFold``, whose input register takes them at
+    once)."""
 
     def __init__(self, p):
         from types import SimpleNamespace
@@ -197,9 +198,8 @@ class FoldedGlobalAvgPool(Module):
                                  requant=Requant(p.requant.channel_mult(C)[:1], p.requant.shift, p.requant.out,
                                                  p.requant.lo, p.requant.hi))
         self.submodules.sums = sums = GlobalSum(p)
-        self.submodules.hold = hold = stream.SyncFIFO(sums.source.description, 2)
         self.submodules.fold = fold = ChannelFold(RequantBlock(narrow), [st], p.out_type, C, L, 1)
-        self.comb += [sums.source.connect(hold.sink), hold.source.connect(fold.sink)]
+        self.comb += sums.source.connect(fold.sink)
         self.sink, self.source = sums.sink, fold.source
 
 

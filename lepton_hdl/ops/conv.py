@@ -257,6 +257,7 @@ class ConvOp(Op):
         array (``nf * sf`` cycles a window, through the skid buffer the options put between
         them), whichever is slower; a layer whose kernel covers the frame collects it, then runs
         its steps."""
+        from ..hw.conv import window_skid
         from ..hw.mac import MACArray
         from ..hw.options import HwOptions
         from ..hw.window import SlidingWindow
@@ -264,7 +265,7 @@ class ConvOp(Op):
         if p.collects_frame:
             return MACArray.serial_cycles(Hp * Wp, p.cycles_per_window)
         return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window,
-                                          skid=(opts or HwOptions()).skid)
+                                          skid=window_skid(p, opts or HwOptions()))
 
     def latency(self, p):
         from ..hw.mac import MACArray
