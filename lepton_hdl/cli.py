@@ -145,7 +145,9 @@ def cmd_soc(args):
         x, y = np.asarray(spec.samples)[:args.images], None
     if len(x) < args.images:
         log(f"[soc] only {len(x)} images available")
-    run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log)
+    # the SoC's CPU: the one the --fit board's SoC build uses
+    run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log,
+                 cpu=fit.cpu if fit else ("vexriscv", "standard"))
     run.build_soc()
     fw = run.build_firmware(x, y, label_names=spec.labels)
     run.load_firmware(fw)

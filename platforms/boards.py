@@ -29,6 +29,7 @@ class Board:
     platform_kwargs: tuple = ()          # extra litex-boards Platform arguments
     w_bits: int = 8                      # default weight / activation bits of `lepton-hdl build`
     a_bits: int = 8
+    cpu: tuple = ("vexriscv", "standard")  # the SoC's CPU (LiteX cpu_type, cpu_variant)
 
     def __post_init__(self):
         object.__setattr__(self, "family", Family(self.family))
@@ -47,8 +48,10 @@ BOARDS = {
         "icebreaker", Family.ICE40, "up5k", "sg48", None, 12.0, 24.0,
         dict(LUT=5280, FF=5280, BRAM=30, DSP=8), "icebreaker",
         "iCEBreaker (iCE40UP5K-SG48), 12 MHz oscillator. Digits at 8 bits needs ~6,100 LCs "
-        "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.1% test accuracy (float 96.9%)",
-        w_bits=6, a_bits=5),
+        "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.1% test accuracy (float 96.9%). "
+        "Its SoC runs SERV (bit-serial RV32I; its multiply/divide unit is not packaged): VexRiscv lite alone "
+        "fills about 90% of the UP5K",
+        w_bits=6, a_bits=5, cpu=("serv", "standard")),
 }
 
 
@@ -62,7 +65,10 @@ MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
 # LUT/FF/BRAM as measured with its multiplier in LUTs (an upper bound); with DSP inference on its
 # 32x32 multiplier takes 4 MULT18X18D (measured: a Colorlight i5 SoC whose accelerator held 25
 # tiles placed 29).
-SOC_SHARE = {Family.ECP5: dict(LUT=8750, FF=2600, BRAM=33, DSP=4)}
+SOC_SHARE = {Family.ECP5: dict(LUT=8750, FF=2600, BRAM=33, DSP=4),
+             # SERV, SPI flash (BIOS in place), SPRAM main RAM, UART, timer, DMA, CSRs; the
+             # LUT figure is logic cells (what an iCE40 fit compares): provisional, measured below
+             Family.ICE40: dict(LUT=2000, FF=1200, BRAM=4, DSP=0)}
 
 
 def accel_resources(board: Board, soc: bool = False) -> dict:

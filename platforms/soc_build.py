@@ -1,5 +1,6 @@
-"""A full SoC bitstream for a board: VexRiscv + the accelerator, through LiteX's own
-Yosys/nextpnr flow (litex-boards platform files; YoWASP tools behind plain-name wrappers)."""
+"""A full SoC bitstream for a board: the board's CPU (VexRiscv on ECP5, SERV on the UP5K) + the
+accelerator, through LiteX's own Yosys/nextpnr flow (litex-boards platform files; YoWASP tools
+behind plain-name wrappers)."""
 from __future__ import annotations
 
 import importlib
@@ -39,7 +40,11 @@ def parse_nextpnr_log(text: str, board: Board) -> dict:
     return dict(resources=res, fmax_mhz=fmax)
 
 
-def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_variant="standard") -> dict:
+# where the BIOS sits in an iCE40 board's SPI flash (after the bitstream), as litex-boards has it
+BIOS_FLASH_OFFSET = 0x40000
+
+
+def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print) -> dict:
     from litex.soc.integration.builder import Builder
     from litex.soc.integration.soc_core import SoCCore
     from lepton_hdl.soc.integration import add_lepton
@@ -61,19 +66,46 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
     # product in logic, so Yosys can never infer more tiles than the chip has
     opts = build_options(board, soc=True)
     sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
+    cpu_type, cpu_variant = board.cpu
     import logging
     logging.disable(logging.INFO)
 
     class BoardSoC(SoCCore):
         def __init__(self):
             self.crg = tgt_mod._CRG(platform, sys_clk)
-            SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type="vexriscv",
-                             cpu_variant=cpu_variant, integrated_rom_size=0x8000, integrated_sram_size=0x2000,
-                             integrated_main_ram_size=0x4000, timer_uptime=True)
+            if board.family == "ice40":
+                self._up5k_memories()
+            else:
+                SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type=cpu_type,
+                                 cpu_variant=cpu_variant, integrated_rom_size=0x8000, integrated_sram_size=0x2000,
+                                 integrated_main_ram_size=0x4000, timer_uptime=True)
             add_lepton(self, pipeline, opts=opts)
 
+        def _up5k_memories(self):
+            """The UP5K's 30 block RAMs stay the accelerator's: the BIOS runs from the SPI flash
+            (execute in place, at ``BIOS_FLASH_OFFSET``), SRAM and main RAM are the 128 KiB of
+            SPRAM (64 KiB each), as litex-boards' iCEBreaker target has them."""
+            from litespi.modules import W25Q128JV
+            from litespi.opcodes import SpiNorFlashOpCodes as Codes
+            from litex.soc.cores.ram import Up5kSPRAM
+            from litex.soc.integration.soc import SoCRegion
+            kB = 1024
+            SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type=cpu_type,
+                             cpu_variant=cpu_variant, integrated_rom_size=0, integrated_sram_size=0,
+                             timer_uptime=True)
+            self.spram = Up5kSPRAM(size=128 * kB)
+            self.bus.add_slave("psram", self.spram.bus, SoCRegion(size=128 * kB))
+            base = self.bus.regions["psram"].origin
+            self.bus.add_region("sram", SoCRegion(origin=base, size=64 * kB, linker=True))
+            self.bus.add_region("main_ram", SoCRegion(origin=base + 64 * kB, size=64 * kB, linker=True))
+            # single-bit SPI: the smallest flash PHY (the BIOS only boots from it)
+            self.add_spi_flash(mode="1x", module=W25Q128JV(Codes.READ_1_1_1), with_master=False)
+            self.bus.add_region("rom", SoCRegion(origin=self.bus.regions["spiflash"].origin + BIOS_FLASH_OFFSET,
+                                                 size=32 * kB, linker=True))
+            self.cpu.set_reset_address(self.bus.regions["rom"].origin)
+
     t0 = time.perf_counter()
-    log(f"[build] {board.name}: SoC (VexRiscv {cpu_variant} + accelerator), Yosys + nextpnr + pack; "
+    log(f"[build] {board.name}: SoC ({cpu_type} {cpu_variant} + accelerator), Yosys + nextpnr + pack; "
         f"log {out_dir / 'build.log'} (several minutes)")
     soc = BoardSoC()
     # the accelerator's logic multipliers: their modules, and Yosys' booth pass on them before
@@ -90,7 +122,10 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, cpu_va
     text = (out_dir / "build.log").read_text(errors="replace")
     rep = parse_nextpnr_log(text, board)
     bits = sorted((out_dir / "gateware").glob("*.bit")) + sorted((out_dir / "gateware").glob("*.bin"))
-    return dict(board=board.name, kind="soc", model=pipeline.name, cpu=f"vexriscv {cpu_variant}",
+    flash = {}
+    if board.family == "ice40":
+        flash = dict(bios_flash_offset=hex(BIOS_FLASH_OFFSET), bios=str(out_dir / "software" / "bios" / "bios.bin"))
+    return dict(board=board.name, kind="soc", model=pipeline.name, cpu=f"{cpu_type} {cpu_variant}", **flash,
                 sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=rep["fmax_mhz"],
                 resources=rep["resources"], estimate=est, cycles_per_frame=pipeline.bound_cycles,
                 bitstream=str(bits[0]) if bits else None, build_s=round(time.perf_counter() - t0, 1))

@@ -48,12 +48,12 @@ def main_ram_size_for(pipeline, images: int) -> int:
 
 
 class LeptonSimSoC(SoCCore):
-    def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu_variant="standard"):
+    def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu=("vexriscv", "standard")):
         platform = SimPlatform("SIM", _io)
         self.crg = CRG(platform.request("sys_clk"))
         SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ,
                          ident="lepton_hdl simulation SoC",
-                         cpu_type="vexriscv", cpu_variant=cpu_variant,
+                         cpu_type=cpu[0], cpu_variant=cpu[1],
                          uart_name="sim",
                          integrated_rom_size=0x10000,
                          integrated_sram_size=0x4000,
@@ -124,8 +124,9 @@ def _generator_sources() -> list:
 class SimRun:
     """Builds (cached by content) and runs the simulated SoC for one compiled pipeline."""
 
-    def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2):
+    def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2, cpu=("vexriscv", "standard")):
         self.pipeline = pipeline
+        self.cpu = tuple(cpu)
         self.images = images
         self.log = log
         self.jobs = jobs
@@ -136,7 +137,7 @@ class SimRun:
             if n.params is not None:
                 key.update(params_digest(n.params))
             key.update(repr(sorted((k, v) for k, v in n.attrs.items() if k.endswith("fifo") or k.endswith("fifos"))).encode())
-        key.update(f"{self.ram_size}".encode())
+        key.update(f"{self.ram_size} {self.cpu}".encode())
         for src in _generator_sources():
             key.update(src.name.encode())
             key.update(src.read_bytes())
@@ -159,11 +160,11 @@ class SimRun:
             _log(self.log, f"[soc] reusing SoC build {self.dir}")
             return
         t0 = time.perf_counter()
-        _log(self.log, f"[soc] generating the SoC (VexRiscv + lepton accelerator, main RAM "
+        _log(self.log, f"[soc] generating the SoC ({self.cpu[0]} {self.cpu[1]} + lepton accelerator, main RAM "
                        f"{self.ram_size // 1024} KiB) in {self.dir}")
         import logging
         logging.disable(logging.INFO)          # LiteX's INFO lines; warnings and errors still show
-        soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size)
+        soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size, cpu=self.cpu)
         sim_config = SimConfig()
         sim_config.add_clocker("sys_clk", freq_hz=SYS_CLK_FREQ)
         sim_config.add_module("serial2console", "serial")
