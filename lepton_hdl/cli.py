@@ -225,7 +225,8 @@ def fit_table(pipe, board) -> str:
     if est.family == "ice40":
         # an iCE40 fit counts logic cells (resources.Estimate.fits)
         total = f"LC {int(1.1 * (t['LUT'] + t['FF'])):,}/{fit.available['LUT']:,} (1.1 x (LUT + FF)), " + total.split(", ", 2)[2]
-    lines.append(f"total: {total} (logic to {100 * fit.utilisation:.0f}%)")
+    lines.append(f"total: {total} ({'logic cells' if est.family == 'ice40' else 'LUTs'} to "
+                 f"{100 * fit.max_fraction:.0f}% of the chip{', less the SoC' if fit.soc else ''})")
     return "\n".join(lines)
 
 

@@ -66,8 +66,7 @@ def plot(pts, front, chosen, board, fit, path: Path):
     ax.plot([pts[i]["cycles"] for i in fr], [pts[i]["LUT"] for i in fr], "o-", c="#1f77b4", ms=4, label="Pareto front")
     lim = fit.available["LUT"] * fit.utilisation
     ax.axhline(lim, ls="--", c="#d62728", lw=1,
-               label=f"{board.name}: {fit.available['LUT']:,} LUT x {fit.utilisation:.0%}"
-                     + (" (SoC share left out)" if fit.soc else ""))
+               label=f"{board.name}: {int(lim):,} LUT ({fit.max_fraction:.0%} of the chip{', less the SoC' if fit.soc else ''})")
     if chosen is not None:
         c = pts[chosen]
         ax.scatter([c["cycles"]], [c["LUT"]], s=120, marker="*", c="#2ca02c", zorder=5,
@@ -137,7 +136,7 @@ def explore(pipe, board, out: Path, soc=False, validate=0, scheduler=None, log=p
     md = table(pts, front, chosen, board, measured)
     (out / "pareto.md").write_text(md + "\n")
     doc = dict(model=pipe.name, board=board.name, family=str(board.family), soc=soc,
-               available=fit.available, lut_utilisation=fit.utilisation, clock_mhz=board.target_mhz,
+               available=fit.available, lut_fraction=fit.max_fraction, clock_mhz=board.target_mhz,
                picked=None if chosen is None else pts[chosen]["cycles"],
                points=[dict({k: v for k, v in p.items() if k != "graph"}, front=i in front,
                             fps=board.target_mhz * 1e6 / p["cycles"],

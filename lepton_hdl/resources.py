@@ -465,11 +465,13 @@ class BoardFit:
     Call it on a graph; ``refuse`` raises the ``FitError`` naming what does not fit."""
 
     def __init__(self, board, soc: bool = False):
-        from .platforms.boards import MAX_UTILISATION, accel_resources
+        from .platforms.boards import MAX_UTILISATION, accel_limits
         self.board, self.soc = board, soc
         self.family = Family(board.family)
-        self.available = accel_resources(board, soc)
-        self.utilisation = MAX_UTILISATION[self.family.value]
+        # LUTs: the most of the chip that places, less the SoC's share (boards.accel_limits)
+        self.available = accel_limits(board, soc)
+        self.utilisation = 1.0
+        self.max_fraction = MAX_UTILISATION[self.family.value]
         self.last = None
 
     def estimate(self, g) -> Estimate:
@@ -497,7 +499,7 @@ class BoardFit:
         if what:
             cells = "logic cells" if self.family is Family.ICE40 else "LUTs"
             raise FitError(f"model does not fit {self.where}: {what} (estimate; {cells} to "
-                           f"{100 * self.utilisation:.0f}%, the most that places). Compile it for the board "
+                           f"{100 * self.max_fraction:.0f}% of the chip, the most that places). Compile it for the board "
                            f"(--board picks the folding), fold it more (--target-cycles), use fewer bits (--bits, "
                            f"--a-bits), or a larger board.")
         return est

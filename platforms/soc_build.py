@@ -16,13 +16,36 @@ from .boards import Board
 from .flow import build_options, check_fit, tool
 
 
+# YoWASP's nextpnr-ice40 has no Python: LiteX's ``--pre-pack FILE`` (clock constraints as
+# ``ctx.addClock(name, MHz)``) is rewritten into ``set_frequency`` lines of the .pcf
+_NEXTPNR_ICE40 = """#!{python}
+import re, subprocess, sys
+args, clocks, pcf = sys.argv[1:], [], None
+if "--pre-pack" in args:
+    i = args.index("--pre-pack")
+    clocks = re.findall(r'addClock\\("([^"]+)",\\s*([0-9.]+)\\)', open(args[i + 1]).read())
+    del args[i:i + 2]
+if clocks and "--pcf" in args:
+    i = args.index("--pcf")
+    pcf = args[i + 1] + ".freq.pcf"
+    with open(pcf, "w") as f:
+        f.write(open(args[i + 1]).read() + "".join(f"\\nset_frequency {{n}} {{mhz}}" for n, mhz in clocks) + "\\n")
+    args[i + 1] = pcf
+sys.exit(subprocess.call({cmd!r} + args))
+"""
+
+
 def _wrappers(bin_dir: Path):
     """LiteX calls yosys, nextpnr-*, ecppack, icepack by name: point those at YoWASP."""
+    import sys
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name in ("yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack", "icepack"):
         cmd = tool(name)
         p = bin_dir / name
-        p.write_text(f"#!/bin/sh\nexec {' '.join(cmd)} \"$@\"\n")
+        if name == "nextpnr-ice40":
+            p.write_text(_NEXTPNR_ICE40.format(python=sys.executable, cmd=list(cmd)))
+        else:
+            p.write_text(f"#!/bin/sh\nexec {' '.join(cmd)} \"$@\"\n")
         p.chmod(p.stat().st_mode | stat.S_IEXEC)
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 

@@ -20,6 +20,9 @@ cycles    R 32   clock cycles from start to the last output word written
 """
 from __future__ import annotations
 
+from functools import reduce
+from operator import add
+
 from migen import If, Signal
 
 from litex.gen import LiteXModule
@@ -36,6 +39,13 @@ def padded_bits(bits: int, sub_word: bool = True) -> int:
             if bits <= w:
                 return w
     return -(-bits // 32) * 32
+
+
+def _times(x, k: int):
+    """``x * k`` for a constant ``k >= 0`` as shifted adds: a ``*`` here would take a DSP tile
+    (Yosys maps it to an SB_MAC16 or MULT18X18D) from under the accelerator's exact budget."""
+    terms = [x << i for i in range(int(k).bit_length()) if int(k) >> i & 1]
+    return reduce(add, terms) if terms else 0
 
 
 class StreamLayout:
@@ -110,8 +120,8 @@ class LeptonAccelerator(LiteXModule):
             If(self.start,
                 If(busy | (self._frames.storage == 0), error.eq(1)).Else(
                     busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), self.rd_count.eq(0), self.wr_count.eq(0),
-                    self.total_in.eq(self._frames.storage * L.in_words),
-                    self.total_out.eq(self._frames.storage * L.out_words))
+                    self.total_in.eq(_times(self._frames.storage, L.in_words)),
+                    self.total_out.eq(_times(self._frames.storage, L.out_words)))
             ).Elif(busy,
                 cycles.eq(cycles + 1),
                 If(self.finish, busy.eq(0), done.eq(1)))
