@@ -158,7 +158,7 @@ def cmd_soc(args):
     if y is not None:
         golden_acc = top1(pipe.golden(x), y)
     ok = v is not None and "mismatches" in v and v["mismatches"] == 0 and v.get("images") == len(x)
-    report = dict(model=spec.name, board="sim", fit=fit.name if fit else None, images=len(x), ok=ok,
+    report = dict(model=spec.name, board="sim", fit=fit.name if fit else None, cpu=" ".join(run.cpu), images=len(x), ok=ok,
                   bits=dict(w=pipe.graph.meta["w_bits"], a=pipe.graph.meta["a_bits"]),
                   multipliers=pipe.bench()["resources"]["mult"], wall_s=round(wall, 1),
                   total_s=round(time.perf_counter() - t0, 1))

@@ -47,3 +47,14 @@ def test_soc_new_ops(tmp_path):
     concat, abs) through the SoC: accelerator == firmware C == golden on every element."""
     rc, r = _soc(tmp_path, "lepton_hdl/examples/zoo.py:gallery_factory", 8, ("--max-multipliers", "128"))
     assert rc == 0 and r["ok"] and r["mismatches"] == 0 and r["images"] == 8
+
+
+def test_soc_serv_icebreaker_cpu(tmp_path):
+    """The iCEBreaker's SoC CPU, SERV (bit-serial RV32I, no multiplier), runs the same firmware
+    in simulation: digits at the board's w6/a5 with 8 multipliers, accelerator == SERV's C
+    reference == golden."""
+    rc, r = _soc(tmp_path, "digits", 1, ("--fit", "icebreaker", "--max-multipliers", "8", "--timeout", "900"))
+    assert rc == 0 and r["ok"] and r["mismatches"] == 0 and r["images"] == 1
+    assert r["fit"] == "icebreaker" and r["cpu"] == "serv standard" and r["bits"] == {"w": 6, "a": 5}
+    # no multiplier: the C reference multiplies in software
+    assert r["cpu_cycles_per_inference"] > 10_000_000, r

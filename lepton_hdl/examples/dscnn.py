@@ -37,12 +37,7 @@ def factory(seed: int = 0, n_samples: int = 16):
     """``(model, samples)``: seeded weights, BatchNorm statistics drawn at random, calibration
     inputs drawn like normalised MFCCs (zero mean, unit variance)."""
     import torch
-    import torch.nn as nn
-    torch.manual_seed(seed)
-    m = _model()
-    for mod in m.modules():
-        if isinstance(mod, nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.1, 0.1)
-            mod.running_var.uniform_(0.5, 1.5)
+    from . import seeded
+    m = seeded(_model, seed)
     x = torch.randn((n_samples, 1, 49, 10), generator=torch.Generator().manual_seed(seed + 1))
-    return m.eval(), x
+    return m, x
