@@ -37,7 +37,7 @@ def factory(seed: int = 0, n_samples: int = 16):
     """``(model, samples)``: seeded weights, BatchNorm statistics drawn at random, calibration
     inputs drawn like normalised MFCCs (zero mean, unit variance)."""
     import torch
-    from . import seeded
+    from lepton_hdl.examples import seeded
     m = seeded(_model, seed)
     x = torch.randn((n_samples, 1, 49, 10), generator=torch.Generator().manual_seed(seed + 1))
     return m, x

@@ -47,7 +47,7 @@ def factory(seed: int = 0, n_samples: int = 16):
     """``(model, samples)``: seeded weights, BatchNorm statistics drawn at random, uniform
     [0, 1) calibration images."""
     import torch
-    from . import seeded
+    from lepton_hdl.examples import seeded
     m = seeded(_model, seed)
     x = torch.rand((n_samples, 3, 32, 32), generator=torch.Generator().manual_seed(seed + 1))
     return m, x
