@@ -241,3 +241,17 @@ def test_cli_bad_fold_is_one_line(bad, capsys, tmp_path):
     assert main(["compile", "digits", "--out", str(tmp_path), "--fold", bad]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "expected LAYER=PE,SIMD" in err and "Traceback" not in err
+
+
+def test_real_size_example_factories_load_from_a_path():
+    """The ResNet-8 and DS-CNN examples load as `lepton-hdl --model FILE.py:factory` loads them
+    (a file, not a package module), with their published input shapes and the same weights as
+    the package import."""
+    from lepton_hdl.examples import resnet8
+    from lepton_hdl.models import load
+    for name, shape in (("resnet8", (3, 32, 32)), ("dscnn", (1, 49, 10))):
+        spec = load(f"lepton_hdl/examples/{name}.py:factory")
+        assert tuple(spec.samples.shape[1:]) == shape
+    a = load("lepton_hdl/examples/resnet8.py:factory").model.state_dict()
+    b = resnet8.factory()[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b)
