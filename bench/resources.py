@@ -9,7 +9,7 @@
    coefficients of ``lepton_hdl.resources`` (non-negative least squares) into
    ``lepton_hdl/data/calibration.json``.
 2. Synthesizes whole models as their boards fold them and prints estimate vs Yosys for LUT, FF,
-   block-RAM tiles and DSP tiles (DSP and block RAM must match exactly).
+   block-RAM tiles and DSP tiles (DSP and block RAM must match exactly: the script fails otherwise).
 
 Each job's logs stay in ``build/resources/<family>/<job>/``; a job whose netlist is unchanged
 reuses its earlier synthesis.
@@ -277,7 +277,7 @@ def main():
             lines.append(f"| {m} | {fam} | {MODELS[m]} | {pipes[m].bound_cycles} | {BOARD_DSP[fam]} | {e['LUT']} | {r['LUT']} | "
                          f"{pct(e['LUT'], r['LUT'])} | {pct(left_out[(fam, m)], r['LUT']) if (fam, m) in left_out else '-'} | "
                          f"{e['FF']} | {r['FF']} | {e['BRAM']}/{r['BRAM']} | {e['DSP']}/{r['DSP']} |")
-            ok &= e["DSP"] == r["DSP"]
+            ok &= e["DSP"] == r["DSP"] and e["BRAM"] == r["BRAM"]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)

@@ -179,9 +179,14 @@ def structure(p, opts: Optional[HwOptions] = None) -> Structure:
 
 @lru_cache(maxsize=1024)
 def fifo_structure(width: int, depth: int, buffered: bool) -> Structure:
-    """A LiteX ``stream.SyncFIFO`` of ``depth`` beats of ``width`` data bits."""
+    """A LiteX ``stream.SyncFIFO`` of ``depth`` beats of ``width`` data bits. Its memory also
+    stores each beat's first/last flags, which no block reads (blocks count their own frame
+    ends), so synthesis drops those two bits: the memory counts ``width`` bits a word (iCE40
+    tiles are 16 bits wide: 64 data bits take 4, 66 would take 5)."""
+    from dataclasses import replace
     from litex.soc.interconnect import stream
-    return Structure((), *_elaborated(stream.SyncFIFO([("data", width)], depth, buffered=buffered)))
+    mems, gates = _elaborated(stream.SyncFIFO([("data", width)], depth, buffered=buffered))
+    return Structure((), tuple(replace(m, width=min(m.width, width)) for m in mems), gates)
 
 
 def fifo_memories(width: int, depth: int, buffered: bool) -> tuple:
