@@ -110,4 +110,8 @@ def test_explore_pareto(tmp_path):
     spec = load("digits")
     picked = lepton_hdl.compile(spec.model, spec.samples, board="colorlight_i5", soc=True)
     assert doc["picked"] == picked.bound_cycles == min(p["cycles"] for p in pts if p["fits"])
+    # the picked point's estimate is the compiled pipeline's (FIFOs sized afresh for each folding)
+    mine = next(p for p in pts if p["cycles"] == doc["picked"])
+    est = picked.estimate().total
+    assert abs(mine["LUT"] - est["LUT"]) <= 10 and (mine["BRAM"], mine["DSP"]) == (est["BRAM"], est["DSP"])
     assert (out / "pareto.png").stat().st_size > 10000 and "**picked**" in (out / "pareto.md").read_text()

@@ -255,3 +255,22 @@ def test_real_size_example_factories_load_from_a_path():
     a = load("lepton_hdl/examples/resnet8.py:factory").model.state_dict()
     b = resnet8.factory()[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_fifo_sizing_is_idempotent_and_follows_the_folding():
+    """``size_fifos`` sizes every FIFO afresh: sizing twice changes nothing, and a graph folded
+    again (as ``explore`` does) keeps no FIFO sized for its earlier folding."""
+    from lepton_hdl.models import load
+    from lepton_hdl.passes.fifos import size_fifos
+    from lepton_hdl.passes.parallelism import assign_parallelism
+    spec = load("digits")
+    p = lepton_hdl.compile(spec.model, spec.samples, target_cycles=512)
+
+    def attrs(g):
+        return [(n.name, n.attrs.get("row_fifo"), n.attrs.get("join_fifos")) for n in g.nodes]
+    assert attrs(size_fifos(p.graph)) == attrs(p.graph)
+    for t in (100, 256, 1024, 4096):
+        again = assign_parallelism(target_cycles=t)(p.graph)
+        clean = again.with_nodes([n.with_(attrs={k: v for k, v in n.attrs.items() if k not in ("row_fifo", "join_fifos")})
+                                  for n in again.nodes])
+        assert attrs(size_fifos(again)) == attrs(size_fifos(clean)), t

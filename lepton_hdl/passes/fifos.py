@@ -78,6 +78,10 @@ def size_fifos(g: Graph) -> Graph:
     Join FIFOs: every multi-input node (add, concat, multiply, ...) gets ``join_fifos``, one
     depth per input, so the paths from their common fork never deadlock (``_join_fifos``).
     """
+    # sized afresh: a graph folded again (explore's candidates) must not keep the FIFOs sized
+    # for its earlier folding
+    g = g.with_nodes([n.with_(attrs={k: v for k, v in n.attrs.items() if k not in ("row_fifo", "join_fifos")})
+                      if "row_fifo" in n.attrs or "join_fifos" in n.attrs else n for n in g.nodes])
     nodes = {n.name: n for n in g.nodes}
     bound = max((n.op.cycles(n.params) for n in g.nodes if n.params is not None), default=0)
     for n in g.nodes:
