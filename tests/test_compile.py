@@ -274,3 +274,22 @@ def test_fifo_sizing_is_idempotent_and_follows_the_folding():
         clean = again.with_nodes([n.with_(attrs={k: v for k, v in n.attrs.items() if k not in ("row_fifo", "join_fifos")})
                                   for n in again.nodes])
         assert attrs(size_fifos(again)) == attrs(size_fifos(clean)), t
+
+
+def test_verilog_text_does_not_depend_on_the_process_history():
+    """The same pipeline prints the same Verilog whatever signals the process made before (a
+    Dask worker that elaborated other blocks first): build caches keyed by the text hit."""
+    from migen import Signal
+    from lepton_hdl.hw.lower import LoweredPipeline
+    from lepton_hdl.hw.options import FAMILY
+    from lepton_hdl.platforms.flow import AccelHarness
+    from lepton_hdl.sim.verilator import to_verilog
+    m, x = zoo.make("residual")
+    p = lepton_hdl.compile(m, x)
+
+    def text():                     # as the syntheses print it
+        top = AccelHarness(LoweredPipeline(p.graph, FAMILY["ecp5"]))
+        return to_verilog(top, {top.in_valid, top.out_ready, top.out_bit, top.out_valid}).main_source
+    first = text()
+    junk = [Signal() for _ in range(4099)]
+    assert text() == first and junk

@@ -46,7 +46,8 @@ def to_verilog(module, ios, name="top"):
     wrapper = Module()
     wrapper.submodules.dut = module
     wrapper.clock_domains.cd_sys = cd = ClockDomain("sys")
-    out = _litex_convert(wrapper, ios=set(ios) | {cd.clk, cd.rst}, name=name, regular_comb=False)
+    with _targets_in_creation_order():
+        out = _litex_convert(wrapper, ios=set(ios) | {cd.clk, cd.rst}, name=name, regular_comb=False)
     out = inline_memory_init(out)
     # deterministic text: LiteX stamps the date and the working tree's git sha into the header,
     # which would change every build cache key (Verilator models, syntheses) on every run
@@ -55,6 +56,29 @@ def to_verilog(module, ios, name="top"):
     from ..hw.common import logic_multiplier_sources
     out.main_source += logic_multiplier_sources(out.main_source)     # the logic multipliers it uses
     return out
+
+
+class _Targets(set):
+    """A set of signals that iterates in creation order (Migen's ``duid``)."""
+
+    def __iter__(self):
+        return iter(sorted(set.__iter__(self), key=lambda s: s.duid))
+
+
+class _targets_in_creation_order:
+    """While LiteX prints Verilog, statement targets iterate in creation order, not in hash
+    order: a signal's hash is its ``duid``, a process-wide counter, so the same block printed
+    in a process that had made other signals first (a Dask worker) came out in another
+    statement order and missed every cache keyed by its text."""
+
+    def __enter__(self):
+        from litex.gen.fhdl import verilog
+        self.mod, self.saved = verilog, verilog.list_targets
+        verilog.list_targets = lambda node: _Targets(self.saved(node))
+
+    def __exit__(self, *exc):
+        self.mod.list_targets = self.saved
+        return False
 
 
 def inline_memory_init(out):
