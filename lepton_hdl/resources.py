@@ -59,10 +59,6 @@ class Structure:
     memories: tuple
     gates: tuple = ()
 
-    @property
-    def figures(self) -> dict:
-        return dict(self.gates)
-
 
 def _memories(frag) -> tuple:
     from migen import Memory
@@ -189,11 +185,6 @@ def fifo_structure(width: int, depth: int, buffered: bool) -> Structure:
     return Structure((), tuple(replace(m, width=min(m.width, width)) for m in mems), gates)
 
 
-def fifo_memories(width: int, depth: int, buffered: bool) -> tuple:
-    """The memories of a LiteX ``stream.SyncFIFO`` of ``depth`` beats of ``width`` data bits."""
-    return fifo_structure(width, depth, buffered).memories
-
-
 @lru_cache(maxsize=1024)
 def skid_structure(width: int) -> Structure:
     """The skid buffer (LiteX ``stream.PipeReady``) the lowering puts in front of a block."""
@@ -305,31 +296,17 @@ class BlockCost:
     features: dict = field(default_factory=dict)
 
 
-def _input_fifos(n) -> list:
-    """Per input of node ``n``: ``(width, depth, buffered)`` of the FIFO the lowering puts in
-    front of it (its row FIFO or join FIFO, whichever is deeper), or None."""
-    from .hw.lower import fifo_buffered
-    specs = n.op.in_specs(n.params)
-    join = n.attrs.get("join_fifos", ())
-    row = n.attrs.get("row_fifo", 0)
-    out = []
-    for k, (shape, typ) in enumerate(specs):
-        d = max(row, join[k] if k < len(join) else 0)
-        out.append((shape[2] * typ.bits, d, fifo_buffered(d, bool(row))) if d else None)
-    return out
-
-
 def glue(n, opts: HwOptions, consumers: int = 1) -> list:
     """The structures the lowering (``hw.lower.LoweredPipeline``) adds around node ``n``'s
-    block: the FIFO or skid buffer in front of each input, and the fork of its output when
-    ``consumers`` blocks take it."""
+    block: the FIFO or skid buffer in front of each input (``hw.lower.input_buffers``), and
+    the fork of its output when ``consumers`` blocks take it."""
+    from .hw.lower import input_buffers
     out = []
-    specs = n.op.in_specs(n.params)
-    for (shape, typ), f in zip(specs, _input_fifos(n)):
-        if f is not None:
-            out.append(fifo_structure(*f))
-        elif opts.skid and len(specs) == 1:
-            out.append(skid_structure(shape[2] * typ.bits))
+    for (shape, typ), kind in zip(n.op.in_specs(n.params), input_buffers(n, opts)):
+        if kind is None:
+            continue
+        width = shape[2] * typ.bits
+        out.append(fifo_structure(width, *kind[1:]) if kind[0] == "fifo" else skid_structure(width))
     if consumers > 1:
         shape, typ = n.op.out_spec(n.params)
         out.append(fork_structure(shape[2] * typ.bits, consumers))
@@ -448,7 +425,9 @@ def fifo_bits(n) -> int:
     """Memory bits of the row and join FIFOs in front of node ``n``'s block."""
     if n.params is None:
         return 0
-    return sum(w * d for w, d, _ in filter(None, _input_fifos(n)))
+    from .hw.lower import input_buffers
+    return sum(shape[2] * typ.bits * kind[1] for (shape, typ), kind in
+               zip(n.op.in_specs(n.params), input_buffers(n, HwOptions())) if kind and kind[0] == "fifo")
 
 
 def total(g) -> dict:

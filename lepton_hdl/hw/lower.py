@@ -81,40 +81,48 @@ class LoweredPipeline(Module):
 
 
     def _input_buffer(self, n, k: int, sink, opts):
-        """What sits in front of input ``k`` of node ``n``'s block: a FIFO as deep as its row
-        FIFO (every input) or its join FIFO, whichever is deeper, or (single-input blocks
-        without a FIFO) a skid buffer; returns the new sink. A row FIFO, and a join FIFO of at
-        least ``BUFFERED_FIFO`` pixels, is buffered (its memory is read synchronously), so a
-        deep one goes to block RAM: read asynchronously, a join FIFO of hundreds of pixels
-        took distributed RAM on ECP5 and flip-flops on iCE40."""
-        row = n.attrs.get("row_fifo", 0)
-        join = n.attrs.get("join_fifos", ())
-        depth = max(row, join[k] if k < len(join) else 0)
+        """Put ``input_buffers(n, opts)[k]`` in front of input ``k`` of node ``n``'s block;
+        returns the new sink."""
+        kind = input_buffers(n, opts)[k]
+        if kind is None:
+            return sink
         name = _ident(n.name) + (f"_{k}" if len(n.inputs) > 1 else "")
+        if kind[0] == "fifo":
+            buf = stream.SyncFIFO(sink.description, kind[1], buffered=kind[2])
+        else:
+            buf = stream.PipeReady(sink.description)
+        setattr(self.submodules, f"{kind[0]}_{name}", buf)
+        self.comb += buf.source.connect(sink)
+        return buf.sink
+
+
+def input_buffers(n, opts: HwOptions) -> list:
+    """What the lowering puts in front of each input of node ``n``'s block (the resource
+    estimate reads the same list): ``("fifo", depth, buffered)`` as deep as its row FIFO
+    (every input) or its join FIFO, whichever is deeper; else, for a single-input block,
+    ``("skid",)`` (a skid buffer still registers ready, so no combinational ready path runs
+    through several blocks: it was the critical path on ECP5); else None. A row FIFO, and a
+    join FIFO of at least ``BUFFERED_FIFO`` pixels, is buffered (its memory is read
+    synchronously), so a deep one goes to block RAM: read asynchronously, a join FIFO of
+    hundreds of pixels took distributed RAM on ECP5 and flip-flops on iCE40."""
+    row = n.attrs.get("row_fifo", 0)
+    join = n.attrs.get("join_fifos", ())
+    out = []
+    for k in range(len(n.inputs)):
+        depth = max(row, join[k] if k < len(join) else 0)
         if depth:
-            fifo = stream.SyncFIFO(sink.description, depth, buffered=fifo_buffered(depth, bool(row)))
-            setattr(self.submodules, "fifo_" + name, fifo)
-            self.comb += fifo.source.connect(sink)
-            return fifo.sink
-        if opts.skid and len(n.inputs) == 1:
-            # no FIFO: a skid buffer still registers ready, so no combinational ready
-            # path runs through several blocks (it was the critical path on ECP5)
-            skid = stream.PipeReady(sink.description)
-            setattr(self.submodules, "skid_" + name, skid)
-            self.comb += skid.source.connect(sink)
-            return skid.sink
-        return sink
+            out.append(("fifo", depth, bool(row) or depth >= BUFFERED_FIFO))
+        elif opts.skid and len(n.inputs) == 1:
+            out.append(("skid",))
+        else:
+            out.append(None)
+    return out
 
 
 # join FIFOs this deep or deeper read their memory synchronously (an output register): block
 # RAM needs it (ECP5 maps 50 words and more there, iCE40 8 and more); shallower ones keep the
 # asynchronous read, a cycle less latency
 BUFFERED_FIFO = 16
-
-
-def fifo_buffered(depth: int, row: bool) -> bool:
-    """Whether the lowering builds an input FIFO of ``depth`` pixels buffered."""
-    return row or depth >= BUFFERED_FIFO
 
 
 def _ident(name: str) -> str:
