@@ -236,7 +236,7 @@ def in_bram(m: Mem, family, rule: dict) -> bool:
 DEFAULT_CALIBRATION = {
     # used until bench/resources.py has written lepton_hdl/data/calibration.json
     fam: {"lut_terms": {"ff": 0.4, "add": 0.5, "cmp": 0.2, "mux": 0.7, "logic": 0.3, "cond": 0.2,
-                        "soft_var": 2.5, "lutram": 4.7, "logic_mem": 0.1, "const": 20},
+                        "soft_var": 2.5, "soft_chain": 1.0, "lutram": 4.7, "logic_mem": 0.1, "const": 20},
           "ff_terms": {"ff": 1.0, "ff_mem": 1.0, "const": 10},
           "mem_rule": {"min_bits": 0, "min_depth": 50, "rom_min_bits": 4096, "rom_min_depth": 64}}
     for fam in ("ecp5", "ice40")
@@ -248,6 +248,24 @@ def calibration() -> dict:
     if CALIBRATION.exists():
         return json.loads(CALIBRATION.read_text())
     return DEFAULT_CALIBRATION
+
+
+def chain_places(products) -> int:
+    """LUT places (two per carry cell, one per LUT4) of variable products built as ECP5
+    carry-chain arrays (``hw.common.ccu2c_multiplier_verilog``)."""
+    from .hw.common import ccu2c_cells
+    out = 0
+    for pr in products:
+        ccu, lut = ccu2c_cells(pr.a_bits, pr.a_signed, pr.b_bits, pr.b_signed)
+        out += 2 * ccu + lut
+    return out
+
+
+def chain_product(pr: Product, tile: DspTile) -> bool:
+    """Whether logic product ``pr`` is a carry-chain array (``hw.common.logic_multiply``)."""
+    from .hw.common import ccu2c_rows
+    return (tile.logic == "ccu2c" and pr.const is None
+            and ccu2c_rows(pr.a_bits, pr.a_signed, pr.b_bits, pr.b_signed) is not None)
 
 
 def soft_bits(products) -> tuple:
@@ -343,7 +361,9 @@ def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optio
                 gates["add"] -= const_product_adds(pr)
         else:
             soft.append(pr)
-    sv, _ = soft_bits(soft)
+    chain = [pr for pr in soft if chain_product(pr, tile)]
+    sv, _ = soft_bits([pr for pr in soft if not chain_product(pr, tile)])
+    sc = chain_places(chain)
     rule = c["mem_rule"]
     mems = feats["memories"]
     bram = sum(bram_tiles(m, fam) for m in mems if in_bram(m, fam, rule))
@@ -353,7 +373,7 @@ def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optio
     lutram = sum(lutram_cells(m) for m in small if not m.rom) if fam is Family.ECP5 else 0
     logic_mem = sum(m.bits for m in small if m.rom or fam is not Family.ECP5)
     ff_mem = sum(m.bits for m in small if not m.rom) if fam is not Family.ECP5 else 0
-    f = dict(gates, soft_var=sv, lutram=lutram, logic_mem=logic_mem, ff_mem=ff_mem)
+    f = dict(gates, soft_var=sv, soft_chain=sc, lutram=lutram, logic_mem=logic_mem, ff_mem=ff_mem)
     lt, ft = c["lut_terms"], c["ff_terms"]
     lut = sum(lt.get(k, 0.0) * f[k] for k in LUT_TERMS) + lt["const"]
     ff = sum(ft.get(k, 0.0) * f[k] for k in FF_TERMS) + ft["const"]
@@ -362,7 +382,7 @@ def block_cost(name: str, op: str, feats: dict, family, dsp_products, cal: Optio
 
 
 # the terms of the models: the gateware's logic figures, logic products and small memories
-LUT_TERMS = GATE_FIGURES + ("soft_var", "lutram", "logic_mem")
+LUT_TERMS = GATE_FIGURES + ("soft_var", "soft_chain", "lutram", "logic_mem")
 FF_TERMS = ("ff", "ff_mem")
 
 

@@ -169,9 +169,12 @@ class Product:
 class DspTile:
     """A family's hard multiplier: operands up to ``width`` bits each (ECP5 MULT18X18D: 18,
     iCE40 SB_MAC16: 16), products of at least ``min_product`` bits (Yosys leaves narrower
-    ones to logic on iCE40)."""
+    ones to logic on iCE40). ``logic``: how the family builds a product in logic (see
+    ``logic_multiply``): ``"booth"`` (Yosys' radix-4 Booth pass) or ``"ccu2c"`` (an array of
+    ECP5 carry-chain cells, ``ccu2c_multiplier_verilog``)."""
     width: int
     min_product: int = 4
+    logic: str = "booth"       # how products beyond the tiles are built: "booth" or "ccu2c"
 
     def fits(self, pr: Product) -> bool:
         a, b = pr.operand_bits
@@ -247,28 +250,146 @@ def _verilog_operand(name, bits, signed, mixed):
 
 
 def logic_multiply(a, b):
-    """``a * b`` of two signals as a logic multiplier module (see ``LOGIC_MULTIPLIERS``)."""
+    """``a * b`` of two signals as a logic multiplier module (see ``LOGIC_MULTIPLIERS``): a
+    ``*`` that Yosys' ``booth`` pass rewrites, or (``DspTile.logic == "ccu2c"``, ECP5) an array
+    of carry-chain cells (``ccu2c_multiplier_verilog``)."""
     from migen import Instance
     (na, sa), (nb, sb) = value_bits_sign(a), value_bits_sign(b)
     mixed = sa != sb
     signed = sa or sb
     ny = na + nb + (1 if mixed else 0)
-    name = f"lepton_mul_{na}{'s' if sa else 'u'}_{nb}{'s' if sb else 'u'}"
-    if name not in LOGIC_MULTIPLIERS:
-        sgn = " signed" if signed else ""
-        LOGIC_MULTIPLIERS[name] = (
-            f"module {name} (input wire [{na - 1}:0] a, input wire [{nb - 1}:0] b, output wire{sgn} [{ny - 1}:0] y);\n"
-            f"  assign y = {_verilog_operand('a', na, sa, mixed)} * {_verilog_operand('b', nb, sb, mixed)};\n"
-            f"endmodule\n")
-    y = Signal((ny, signed), name="lmul")
     budget = _BUDGET.get()
+    chain = budget.tile.logic == "ccu2c" and ccu2c_rows(na, sa, nb, sb) is not None
+    name = f"lepton_{'cmul' if chain else 'mul'}_{na}{'s' if sa else 'u'}_{nb}{'s' if sb else 'u'}"
+    if name not in LOGIC_MULTIPLIERS:
+        if chain:
+            LOGIC_MULTIPLIERS[name] = ccu2c_multiplier_verilog(name, na, sa, nb, sb)
+        else:
+            sgn = " signed" if signed else ""
+            LOGIC_MULTIPLIERS[name] = (
+                f"module {name} (input wire [{na - 1}:0] a, input wire [{nb - 1}:0] b, output wire{sgn} [{ny - 1}:0] y);\n"
+                f"  assign y = {_verilog_operand('a', na, sa, mixed)} * {_verilog_operand('b', nb, sb, mixed)};\n"
+                f"endmodule\n")
+    y = Signal((ny, signed), name="lmul")
     budget.instances.append(Instance(name, i_a=a, i_b=b, o_y=y))
     return y
 
 
 def logic_multiplier_sources(verilog: str) -> str:
-    """The Verilog of every logic multiplier module ``verilog`` instantiates."""
-    return "".join(text for name, text in sorted(LOGIC_MULTIPLIERS.items()) if name + " " in verilog)
+    """The Verilog of every logic multiplier module ``verilog`` instantiates, with a simulation
+    model of the ECP5 carry cell when any of them uses it (left out by Yosys, which defines
+    ``SYNTHESIS`` and has the real cell)."""
+    used = [name for name in sorted(LOGIC_MULTIPLIERS) if name + " " in verilog]
+    text = "".join(LOGIC_MULTIPLIERS[name] for name in used)
+    if any(name.startswith("lepton_cmul_") for name in used):
+        text += CCU2C_SIM_MODEL
+    return text
+
+
+# -- ECP5 multipliers on the carry chain --------------------------------------------------------
+#
+# An ECP5 slice's carry cell (CCU2C) adds two bits with a LUT4 in front of each: the LUT4's output
+# P is the carry's propagate and the sum is P ^ carry-in; the generate is a LUT2 of the A and B
+# inputs read from INIT[3:0] (Yosys techlibs/ecp5/ccu2c_sim.vh). Yosys' own adders tie D to 1 and
+# use C to invert B for a subtraction; here C is a bit of the multiplier, so that one cell adds a
+# partial-product bit ``A + (B & C)``: a row of the array multiplier is one carry chain, with no
+# LUT for the AND. An 8x8 signed product: 35 CCU2C + 8 LUT4 (78 LUT4 places), against 170 LUT4 +
+# 8 CCU2C (186) for Yosys' radix-4 Booth (bench: build/multest, Yosys 0.70).
+
+# INIT with D = 1: P = A ^ (B & C) (add) or ~(A ^ (B & C)) (subtract); INIT[3:0] = 0xA: the
+# generate (used when P = 0, i.e. when both addends' bits are equal) is A.
+CCU2C_ADD, CCU2C_SUB = 0x6A0A, 0x950A
+
+CCU2C_SIM_MODEL = """`ifndef SYNTHESIS
+// ECP5 CCU2C for simulation, as Yosys' techlibs/ecp5/ccu2c_sim.vh (INJECT1 = "NO")
+module CCU2C (input CIN, input A0, B0, C0, D0, A1, B1, C1, D1, output S0, S1, output COUT);
+  parameter [15:0] INIT0 = 16'h0000;
+  parameter [15:0] INIT1 = 16'h0000;
+  parameter INJECT1_0 = "YES";
+  parameter INJECT1_1 = "YES";
+  wire p0 = INIT0[{D0, C0, B0, A0}];
+  wire g0 = INIT0[{B0, A0}];
+  wire c0 = p0 ? CIN : g0;
+  wire p1 = INIT1[{D1, C1, B1, A1}];
+  wire g1 = INIT1[{B1, A1}];
+  assign S0 = p0 ^ CIN;
+  assign S1 = p1 ^ c0;
+  assign COUT = p1 ? c0 : g1;
+endmodule
+`endif
+"""
+
+
+def ccu2c_rows(na: int, sa: bool, nb: int, sb: bool):
+    """How ``ccu2c_multiplier_verilog`` lays out an ``na`` x ``nb`` product: ``(swap, rows,
+    width)``: the operand whose bits pick the rows (``b``, or ``a`` when ``swap``), the rows
+    (its bits) and the bits of the other, the row operand, made signed. None when an operand has
+    a single bit (no array to build)."""
+    if na < 2 or nb < 2:
+        return None
+    cost = lambda nz, zs, nx: (nx - 1) * ((nz + (not zs) + 2) // 2)
+    swap = cost(nb, sb, na) < cost(na, sa, nb)
+    nz, zs, nx = (nb, sb, na) if swap else (na, sa, nb)
+    return swap, nx, nz + (not zs)
+
+
+def ccu2c_cells(na: int, sa: bool, nb: int, sb: bool) -> tuple:
+    """``(CCU2C, LUT4)`` of ``ccu2c_multiplier_verilog``'s product."""
+    _, nx, nz = ccu2c_rows(na, sa, nb, sb)
+    return (nx - 1) * ((nz + 2) // 2), nz
+
+
+def ccu2c_multiplier_verilog(name: str, na: int, sa: bool, nb: int, sb: bool) -> str:
+    """Verilog module ``name`` computing ``y = a * b`` (widths and signs as ``logic_multiply``'s)
+    as an array of ECP5 carry chains. The row operand ``z`` (made signed by a zero bit if it is
+    unsigned) times bit ``i`` of the other operand ``x`` is added to the running sum's bits
+    ``i`` and up, one chain per row; the sign row of a signed ``x`` subtracts (``~`` in the LUT,
+    carry-in 1). Row ``i`` keeps the running sum ``H`` (the sum so far, shifted right by ``i``)
+    within ``nz`` signed bits, so each chain is ``nz + 1`` bits long."""
+    swap, nx, nz = ccu2c_rows(na, sa, nb, sb)
+    (xn, xs), (zn, zs) = ((("a", sa), ("b", sb)) if swap else (("b", sb), ("a", sa)))
+    mixed = sa != sb
+    ny = na + nb + (1 if mixed else 0)
+    sgn = " signed" if (sa or sb) else ""
+    L = [f"module {name} (input wire [{na - 1}:0] a, input wire [{nb - 1}:0] b, output wire{sgn} [{ny - 1}:0] y);",
+         f"  // {na}{'s' if sa else 'u'} x {nb}{'s' if sb else 'u'}: {nx - 1} carry chains of {nz + 1} bits "
+         f"(hw.common.ccu2c_multiplier_verilog)",
+         f"  wire [{nz - 1}:0] z = {zn if zs else '{1' + chr(39) + 'b0, ' + zn + '}'};",
+         f"  wire [{nx - 1}:0] x = {xn};",
+         f"  wire [{nz - 1}:0] t0 = z & {{{nz}{{x[0]}}}};",
+         f"  wire [{nz - 1}:0] h0 = {{t0[{nz - 1}], t0[{nz - 1}:1]}};"]
+    cells = (nz + 2) // 2
+    out_bits = ["t0[0]"]
+    for i in range(1, nx):
+        sub = xs and i == nx - 1
+        init = CCU2C_SUB if sub else CCU2C_ADD
+        L.append(f"  wire [{2 * cells - 1}:0] s{i};")
+        L.append(f"  wire [{cells}:0] c{i};")
+        L.append(f"  assign c{i}[0] = 1'b{1 if sub else 0};")
+        for k in range(cells):
+            halves = []
+            for j in (2 * k, 2 * k + 1):
+                if j <= nz:
+                    hj, zj = min(j, nz - 1), min(j, nz - 1)
+                    halves.append((f"h{i - 1}[{hj}]", f"z[{zj}]", f"x[{i}]"))
+                else:
+                    halves.append(("1'b0", "1'b0", "1'b0"))
+            (a0, b0, c0), (a1, b1, c1) = halves
+            L.append(f"  CCU2C #(.INIT0(16'h{init:04X}), .INIT1(16'h{init:04X}), .INJECT1_0(\"NO\"), "
+                     f".INJECT1_1(\"NO\")) r{i}_{k} (.CIN(c{i}[{k}]), .A0({a0}), .B0({b0}), .C0({c0}), "
+                     f".D0(1'b1), .A1({a1}), .B1({b1}), .C1({c1}), .D1(1'b1), .S0(s{i}[{2 * k}]), "
+                     f".S1(s{i}[{2 * k + 1}]), .COUT(c{i}[{k + 1}]));")
+        L.append(f"  wire [{nz - 1}:0] h{i} = s{i}[{nz}:1];")
+        out_bits.append(f"s{i}[0]")
+    # the product: the low bit of every row, then the last row's upper bits (nx + nz bits, signed)
+    w = nx + nz
+    L.append(f"  wire [{w - 1}:0] p = {{s{nx - 1}[{nz}:1], {', '.join(reversed(out_bits))}}};")
+    if ny <= w:
+        L.append(f"  assign y = p[{ny - 1}:0];")
+    else:
+        L.append(f"  assign y = {{{{{ny - w}{{p[{w - 1}]}}}}, p}};")
+    L.append("endmodule")
+    return "\n".join(L) + "\n"
 
 
 def soft_multiply(a, b):

@@ -75,7 +75,7 @@ class _ByFamily(dict):
 
 
 FAMILY = _ByFamily({
-    Family.ECP5: HwOptions(dsp=DspTile(18)),                 # MULT18X18D
+    Family.ECP5: HwOptions(dsp=DspTile(18, logic="ccu2c")),  # MULT18X18D; carry-chain logic products
     Family.ICE40: HwOptions(requant=RequantSplit.DSP16, skid=False, rotate=True,
                             dsp=DspTile(16, min_product=11)),  # SB_MAC16
     Family.SIM: HwOptions(),
