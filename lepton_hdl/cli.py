@@ -260,14 +260,25 @@ def cmd_build(args):
     else:
         from .platforms.soc_build import build_soc_bitstream
         report = build_soc_bitstream(pipe, board, out, log=log)
-    report["fps_at_fmax"] = report["fmax_mhz"] * 1e6 / pipe.bound_cycles if report.get("fmax_mhz") else None
+    fmax = report.get("fmax_mhz")
+    report["cycles_per_frame"] = pipe.bound_cycles
+    report["fps_at_fmax"] = fmax * 1e6 / pipe.bound_cycles if fmax else None
+    # one frame alone, input to last output beat, measured on the RTL (Verilator: cycles do not
+    # depend on how the products are built)
+    log("[build] latency: one frame alone in Verilator")
+    _, info = pipe.simulate(spec.samples[:1])
+    report["latency_cycles"] = info["first_frame_cycles"]
+    report["latency_us"] = info["first_frame_cycles"] / fmax if fmax else None
+    report["latency_us_at_target"] = info["first_frame_cycles"] / report["target_mhz"]
     report["bits"] = dict(w=bench["w_bits"], a=bench["a_bits"])
     report["accuracy"] = accuracy
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     r = report["resources"]
     log(f"[build] {board.name}: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r.items()) +
-        f"; Fmax {report['fmax_mhz'] or 0:.1f} MHz (target {report['target_mhz']:g}); bitstream {report['bitstream']}")
+        f"; Fmax {report['fmax_mhz'] or 0:.1f} MHz (target {report['target_mhz']:g}); {pipe.bound_cycles} cycles a "
+        f"frame: {report['fps_at_fmax'] or 0:,.0f} frames/s at Fmax, one frame alone {report['latency_cycles']} cycles "
+        f"({report['latency_us'] or 0:.1f} us at Fmax); bitstream {report['bitstream']}")
     return 0
 
 

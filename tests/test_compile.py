@@ -212,6 +212,24 @@ def test_resnet8_topology_exact_at_its_bound():
     assert info["cycles_per_frame"] == p.bound_cycles
 
 
+@pytest.mark.verilator
+@pytest.mark.slow
+def test_resnet8_for_the_ulx3s_exact_as_built():
+    """ResNet-8 as ``--board ulx3s`` folds it runs at most 50,000 cycles a frame, and the gateware
+    the ULX3S build synthesizes (156 DSP tiles, the other products carry-chain arrays) is
+    bit-exact under Verilator at its bound."""
+    require_tool("verilator")
+    from lepton_hdl.examples import resnet8
+    from lepton_hdl.platforms import boards, flow
+    m, x = resnet8.factory()
+    p = lepton_hdl.compile(m, x, board="ulx3s")
+    assert p.bound_cycles <= 50_000
+    xs = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    got, info = p.simulate(xs, opts=flow.build_options(boards.get("ulx3s")))
+    assert_equal(got, p.golden(xs), "resnet8 ulx3s")
+    assert info["cycles_per_frame"] == p.bound_cycles
+
+
 def test_fps_picks_the_cheapest_pipeline_that_meets_it():
     m, cal, _, _ = __import__("lepton_hdl.examples.digits", fromlist=["factory"]).factory()
     fast = lepton_hdl.compile(m, cal)
