@@ -3,7 +3,7 @@
 with its multiplier; the CPU baseline is the generated plain C at -O3), and the accelerator
 against the pipeline's own bound, so the DMA/CSR overhead is visible.
 
-    python bench/soc.py [--images N]
+    python bench/soc.py [--images N]       (N images a row; ResNet-8: 2)
 
 All figures are cycle counts from the simulation: deterministic.
 """
@@ -21,7 +21,9 @@ MODELS = [("digits", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("digits", "ulx3s", ["--fit", "ulx3s"]),
           ("lepton_hdl/examples/zoo.py:residual_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("lepton_hdl/examples/zoo.py:depthwise_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
-          ("lepton_hdl/examples/zoo.py:gallery_factory", "colorlight_i5", ["--fit", "colorlight_i5"])]
+          ("lepton_hdl/examples/zoo.py:gallery_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
+          # 2 images: one ResNet-8 inference is 144 M CPU cycles, about 8 minutes of simulation
+          ("lepton_hdl/examples/resnet8.py:factory", "ulx3s", ["--fit", "ulx3s", "--images", "2"])]
 
 
 def main():
@@ -33,7 +35,8 @@ def main():
     for model, config, extra in MODELS:
         with tempfile.TemporaryDirectory() as td:
             rep = Path(td) / "r.json"
-            cmd = [sys.executable, "-m", "lepton_hdl.cli", "soc", "--model", model, "--images", str(args.images),
+            images = [] if "--images" in extra else ["--images", str(args.images)]
+            cmd = [sys.executable, "-m", "lepton_hdl.cli", "soc", "--model", model, *images,
                    "--report", str(rep), "--build-dir", args.build_dir, *extra]
             print(f"  running {model} ...", file=sys.stderr, flush=True)
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

@@ -1,6 +1,6 @@
 """ECP5 logic multipliers on the carry chain (``hw.common.ccu2c_multiplier_verilog``): the
 simulation model of the carry cell is Yosys' own (SAT), every product is exact (Verilator,
-exhaustive for 8x8), and Yosys maps an 8x8 product to 35 carry cells and 8 LUT4."""
+exhaustive for 8x8), and Yosys maps an 8x8 product to the cells the resource model counts."""
 import subprocess
 from pathlib import Path
 
@@ -94,8 +94,9 @@ def test_products_exact():
 
 @pytest.mark.toolchain
 def test_yosys_maps_8x8_to_carry_cells():
-    """Yosys (synth_ecp5) keeps the array: 35 CCU2C and 8 LUT4 for an 8x8 signed product, the
-    figures ``ccu2c_cells`` gives the resource model (Yosys' Booth pass: 8 CCU2C + 170 LUT4)."""
+    """Yosys (synth_ecp5) keeps the arrays and the adder tree: 36 CCU2C and 16 LUT4 for an 8x8
+    signed product (two groups of four rows), the figures ``ccu2c_cells`` gives the resource
+    model (Yosys' Booth pass: 8 CCU2C + 170 LUT4)."""
     out = BUILD / "synth"
     out.mkdir(parents=True, exist_ok=True)
     (out / "top.v").write_text(
@@ -106,5 +107,5 @@ def test_yosys_maps_8x8_to_carry_cells():
     assert r.returncode == 0, r.stderr
     cells = {line.split()[1]: int(line.split()[0]) for line in (out / "stat.txt").read_text().splitlines()
              if len(line.split()) == 2 and line.split()[0].isdigit()}
-    assert (cells.get("CCU2C", 0), cells.get("LUT4", 0)) == ccu2c_cells(8, True, 8, True) == (35, 8)
+    assert (cells.get("CCU2C", 0), cells.get("LUT4", 0)) == ccu2c_cells(8, True, 8, True) == (36, 16), cells
     assert "MULT18X18D" not in cells

@@ -293,8 +293,9 @@ def logic_multiplier_sources(verilog: str) -> str:
 # inputs read from INIT[3:0] (Yosys techlibs/ecp5/ccu2c_sim.vh). Yosys' own adders tie D to 1 and
 # use C to invert B for a subtraction; here C is a bit of the multiplier, so that one cell adds a
 # partial-product bit ``A + (B & C)``: a row of the array multiplier is one carry chain, with no
-# LUT for the AND. An 8x8 signed product: 35 CCU2C + 8 LUT4 (78 LUT4 places), against 170 LUT4 +
-# 8 CCU2C (186) for Yosys' radix-4 Booth (bench: build/multest, Yosys 0.70).
+# LUT for the AND. An 8x8 signed product in two groups of four rows (``CCU2C_GROUP``): 36 CCU2C +
+# 16 LUT4 (88 LUT4 places), against 170 LUT4 + 8 CCU2C (186) for Yosys' radix-4 Booth (Yosys 0.70,
+# tests/test_ccu2c.py).
 
 # INIT with D = 1: P = A ^ (B & C) (add) or ~(A ^ (B & C)) (subtract); INIT[3:0] = 0xA: the
 # generate (used when P = 0, i.e. when both addends' bits are equal) is A.
@@ -320,6 +321,12 @@ endmodule
 """
 
 
+# rows of one carry-chain array: a row adds a LUT, a carry cell and a route (about 2 ns on an
+# ECP5-25F at speed 6) to the longest path, so a product's rows are split into groups of at most
+# this many, each group an array, the groups' sums added by a tree of carry-chain adders
+CCU2C_GROUP = 4
+
+
 def ccu2c_rows(na: int, sa: bool, nb: int, sb: bool):
     """How ``ccu2c_multiplier_verilog`` lays out an ``na`` x ``nb`` product: ``(swap, rows,
     width)``: the operand whose bits pick the rows (``b``, or ``a`` when ``swap``), the rows
@@ -327,63 +334,123 @@ def ccu2c_rows(na: int, sa: bool, nb: int, sb: bool):
     a single bit (no array to build)."""
     if na < 2 or nb < 2:
         return None
-    cost = lambda nz, zs, nx: (nx - 1) * ((nz + (not zs) + 2) // 2)
+    cost = lambda nz, zs, nx: ccu2c_count(nx, nz + (not zs))
     swap = cost(nb, sb, na) < cost(na, sa, nb)
     nz, zs, nx = (nb, sb, na) if swap else (na, sa, nb)
     return swap, nx, nz + (not zs)
 
 
+def ccu2c_groups(nx: int) -> list:
+    """The row groups ``[(first, end), ...]``: as even as possible, at most ``CCU2C_GROUP`` rows
+    each, none of a single row (a one-row group of the sign row would need a negation)."""
+    g = max(1, min(-(-nx // CCU2C_GROUP), nx // 2))
+    bounds = [round(k * nx / g) for k in range(g + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def ccu2c_count(nx: int, nz: int) -> tuple:
+    """``(CCU2C, LUT4)`` of an ``nz``-bit (signed) row operand times ``nx`` rows: each group's
+    chains and first-row ANDs, and the tree adding the groups (one chain per add, as wide as
+    the bits it changes: Yosys trims the shifted operand's zero bits)."""
+    groups = ccu2c_groups(nx)
+    ccu = sum((e - f - 1) * ((nz + 2) // 2) for f, e in groups)
+    lut = len(groups) * nz
+    terms = [(f, nz + e - f) for f, e in groups]          # (shift, width) of each group's sum
+    while len(terms) > 1:
+        nxt = []
+        for k in range(0, len(terms) - 1, 2):
+            (s0, w0), (s1, w1) = terms[k], terms[k + 1]
+            top = min(max(s0 + w0, s1 + w1) + 1, nx + nz)      # the product's width caps it
+            ccu += (top - s1 + 1) // 2
+            nxt.append((s0, top - s0))
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return ccu, lut
+
+
 def ccu2c_cells(na: int, sa: bool, nb: int, sb: bool) -> tuple:
     """``(CCU2C, LUT4)`` of ``ccu2c_multiplier_verilog``'s product."""
     _, nx, nz = ccu2c_rows(na, sa, nb, sb)
-    return (nx - 1) * ((nz + 2) // 2), nz
+    return ccu2c_count(nx, nz)
+
+
+def _ccu2c_array(L: list, tag: str, nz: int, xbits: list, sub_last: bool) -> tuple:
+    """Lines of one array: ``z`` (``nz`` bits, signed) times the bits ``xbits`` (LSB first; the
+    last one subtracts when ``sub_last``). Returns the wire of the product and its width
+    (``nz + len(xbits)`` bits, signed)."""
+    nx = len(xbits)
+    L += [f"  wire [{nz - 1}:0] {tag}t0 = z & {{{nz}{{{xbits[0]}}}}};",
+          f"  wire [{nz - 1}:0] {tag}h0 = {{{tag}t0[{nz - 1}], {tag}t0[{nz - 1}:1]}};"]
+    cells = (nz + 2) // 2
+    out_bits = [f"{tag}t0[0]"]
+    for i in range(1, nx):
+        sub = sub_last and i == nx - 1
+        init = CCU2C_SUB if sub else CCU2C_ADD
+        s, c, h = f"{tag}s{i}", f"{tag}c{i}", f"{tag}h{i - 1}"
+        L += [f"  wire [{2 * cells - 1}:0] {s};", f"  wire [{cells}:0] {c};", f"  assign {c}[0] = 1'b{1 if sub else 0};"]
+        for k in range(cells):
+            halves = []
+            for j in (2 * k, 2 * k + 1):
+                if j <= nz:
+                    q = min(j, nz - 1)
+                    halves.append((f"{h}[{q}]", f"z[{q}]", xbits[i]))
+                else:
+                    halves.append(("1'b0", "1'b0", "1'b0"))
+            (a0, b0, c0), (a1, b1, c1) = halves
+            L.append(f"  CCU2C #(.INIT0(16'h{init:04X}), .INIT1(16'h{init:04X}), .INJECT1_0(\"NO\"), "
+                     f".INJECT1_1(\"NO\")) {tag}r{i}_{k} (.CIN({c}[{k}]), .A0({a0}), .B0({b0}), .C0({c0}), "
+                     f".D0(1'b1), .A1({a1}), .B1({b1}), .C1({c1}), .D1(1'b1), .S0({s}[{2 * k}]), "
+                     f".S1({s}[{2 * k + 1}]), .COUT({c}[{k + 1}]));")
+        L.append(f"  wire [{nz - 1}:0] {tag}h{i} = {s}[{nz}:1];")
+        out_bits.append(f"{s}[0]")
+    w = nx + nz
+    top = f"{tag}s{nx - 1}[{nz}:1]" if nx > 1 else f"{{{tag}t0[{nz - 1}], {tag}t0[{nz - 1}:1]}}"
+    L.append(f"  wire signed [{w - 1}:0] {tag}p = {{{top}, {', '.join(reversed(out_bits))}}};")
+    return f"{tag}p", w
 
 
 def ccu2c_multiplier_verilog(name: str, na: int, sa: bool, nb: int, sb: bool) -> str:
     """Verilog module ``name`` computing ``y = a * b`` (widths and signs as ``logic_multiply``'s)
-    as an array of ECP5 carry chains. The row operand ``z`` (made signed by a zero bit if it is
-    unsigned) times bit ``i`` of the other operand ``x`` is added to the running sum's bits
-    ``i`` and up, one chain per row; the sign row of a signed ``x`` subtracts (``~`` in the LUT,
-    carry-in 1). Row ``i`` keeps the running sum ``H`` (the sum so far, shifted right by ``i``)
-    within ``nz`` signed bits, so each chain is ``nz + 1`` bits long."""
+    from ECP5 carry chains. The row operand ``z`` (made signed by a zero bit if it is unsigned)
+    times bit ``i`` of the other operand ``x`` is added to the running sum's bits ``i`` and up,
+    one chain per row; the sign row of a signed ``x`` subtracts (``~`` in the LUT, carry-in 1).
+    Row ``i`` keeps the running sum (shifted right by ``i``) within ``nz`` signed bits, so each
+    chain is ``nz + 1`` bits long. The rows are split into groups of at most ``CCU2C_GROUP``
+    (``ccu2c_groups``), each an array, and the groups' sums are added in a tree."""
     swap, nx, nz = ccu2c_rows(na, sa, nb, sb)
     (xn, xs), (zn, zs) = ((("a", sa), ("b", sb)) if swap else (("b", sb), ("a", sa)))
     mixed = sa != sb
     ny = na + nb + (1 if mixed else 0)
     sgn = " signed" if (sa or sb) else ""
+    groups = ccu2c_groups(nx)
     L = [f"module {name} (input wire [{na - 1}:0] a, input wire [{nb - 1}:0] b, output wire{sgn} [{ny - 1}:0] y);",
-         f"  // {na}{'s' if sa else 'u'} x {nb}{'s' if sb else 'u'}: {nx - 1} carry chains of {nz + 1} bits "
-         f"(hw.common.ccu2c_multiplier_verilog)",
+         f"  // {na}{'s' if sa else 'u'} x {nb}{'s' if sb else 'u'}: rows {groups} of {nz + 1}-bit carry "
+         f"chains (hw.common.ccu2c_multiplier_verilog)",
          f"  wire [{nz - 1}:0] z = {zn if zs else '{1' + chr(39) + 'b0, ' + zn + '}'};",
-         f"  wire [{nx - 1}:0] x = {xn};",
-         f"  wire [{nz - 1}:0] t0 = z & {{{nz}{{x[0]}}}};",
-         f"  wire [{nz - 1}:0] h0 = {{t0[{nz - 1}], t0[{nz - 1}:1]}};"]
-    cells = (nz + 2) // 2
-    out_bits = ["t0[0]"]
-    for i in range(1, nx):
-        sub = xs and i == nx - 1
-        init = CCU2C_SUB if sub else CCU2C_ADD
-        L.append(f"  wire [{2 * cells - 1}:0] s{i};")
-        L.append(f"  wire [{cells}:0] c{i};")
-        L.append(f"  assign c{i}[0] = 1'b{1 if sub else 0};")
-        for k in range(cells):
-            halves = []
-            for j in (2 * k, 2 * k + 1):
-                if j <= nz:
-                    hj, zj = min(j, nz - 1), min(j, nz - 1)
-                    halves.append((f"h{i - 1}[{hj}]", f"z[{zj}]", f"x[{i}]"))
-                else:
-                    halves.append(("1'b0", "1'b0", "1'b0"))
-            (a0, b0, c0), (a1, b1, c1) = halves
-            L.append(f"  CCU2C #(.INIT0(16'h{init:04X}), .INIT1(16'h{init:04X}), .INJECT1_0(\"NO\"), "
-                     f".INJECT1_1(\"NO\")) r{i}_{k} (.CIN(c{i}[{k}]), .A0({a0}), .B0({b0}), .C0({c0}), "
-                     f".D0(1'b1), .A1({a1}), .B1({b1}), .C1({c1}), .D1(1'b1), .S0(s{i}[{2 * k}]), "
-                     f".S1(s{i}[{2 * k + 1}]), .COUT(c{i}[{k + 1}]));")
-        L.append(f"  wire [{nz - 1}:0] h{i} = s{i}[{nz}:1];")
-        out_bits.append(f"s{i}[0]")
-    # the product: the low bit of every row, then the last row's upper bits (nx + nz bits, signed)
+         f"  wire [{nx - 1}:0] x = {xn};"]
+    terms = []
+    for g, (f, e) in enumerate(groups):
+        tag = f"g{g}_" if len(groups) > 1 else ""
+        wire, width = _ccu2c_array(L, tag, nz, [f"x[{i}]" for i in range(f, e)], xs and e == nx)
+        terms.append((wire, f))
     w = nx + nz
-    L.append(f"  wire [{w - 1}:0] p = {{s{nx - 1}[{nz}:1], {', '.join(reversed(out_bits))}}};")
+    if len(groups) == 1:
+        L.append(f"  wire [{w - 1}:0] p = {terms[0][0]};")
+    else:
+        # the groups' sums, shifted into place, added pairwise (signed, nx + nz bits)
+        level = 0
+        while len(terms) > 1:
+            nxt = []
+            for k in range(0, len(terms) - 1, 2):
+                (w0, s0), (w1, s1) = terms[k], terms[k + 1]
+                t = f"sum{level}_{k // 2}"
+                L.append(f"  (* keep *) wire signed [{w - 1}:0] {t} = {w0} + ({w1} <<< {s1 - s0});")
+                nxt.append((t, s0))
+            if len(terms) % 2:
+                nxt.append(terms[-1])
+            terms, level = nxt, level + 1
+        L.append(f"  wire [{w - 1}:0] p = {terms[0][0]};")
     if ny <= w:
         L.append(f"  assign y = p[{ny - 1}:0];")
     else:
