@@ -17,7 +17,7 @@ from pathlib import Path
 # (model, board, arguments): `--fit BOARD` simulates the accelerator `lepton-hdl build --board
 # BOARD` builds beside the SoC: the fastest folding whose estimate fits what the SoC leaves.
 MODELS = [("digits", "colorlight_i5", ["--fit", "colorlight_i5"]),
-          ("digits", "colorlight_i5 (--bits 5)", ["--fit", "colorlight_i5", "--bits", "5"]),
+          ("digits", "colorlight_i5 (--bits 7)", ["--fit", "colorlight_i5", "--bits", "7"]),
           ("digits", "ulx3s", ["--fit", "ulx3s"]),
           ("lepton_hdl/examples/zoo.py:residual_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("lepton_hdl/examples/zoo.py:depthwise_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
