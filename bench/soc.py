@@ -11,7 +11,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 # (model, board, arguments): `--fit BOARD` simulates the accelerator `lepton-hdl build --board
@@ -30,17 +29,29 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--build-dir", default="build/soc")
+    ap.add_argument("--only", default="", help="comma-separated row numbers (1-based) to run; the others are "
+                                               "tabulated from their saved reports")
+    ap.add_argument("--reuse", action="store_true", help="run nothing: tabulate the saved reports")
     args = ap.parse_args()
-    rows = []
-    for model, config, extra in MODELS:
-        with tempfile.TemporaryDirectory() as td:
-            rep = Path(td) / "r.json"
+    reports = Path(args.build_dir) / "bench-reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    only = {int(k) for k in args.only.split(",") if k}
+    rows, ok = [], True
+    for k, (model, config, extra) in enumerate(MODELS, 1):
+        rep = reports / f"row{k}.json"
+        if not args.reuse and (not only or k in only):
             images = [] if "--images" in extra else ["--images", str(args.images)]
             cmd = [sys.executable, "-m", "lepton_hdl.cli", "soc", "--model", model, *images,
                    "--report", str(rep), "--build-dir", args.build_dir, *extra]
-            print(f"  running {model} ...", file=sys.stderr, flush=True)
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            r = json.loads(rep.read_text())
+            print(f"  running {model} ({config}); log {rep.with_suffix('.log')} ...", file=sys.stderr, flush=True)
+            rep.unlink(missing_ok=True)
+            with open(rep.with_suffix(".log"), "w") as logf:
+                ok &= subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT).returncode == 0
+        if not rep.exists():
+            print(f"  no report for row {k} ({model}, {config}): see {rep.with_suffix('.log')}", file=sys.stderr)
+            ok = False
+            continue
+        r = json.loads(rep.read_text())
         name = model.split(":")[-1].replace("_factory", "")
         hw_per = r["accel_hw_cycles"] / r["images"]
         rows.append((name, config, r, hw_per))
@@ -54,7 +65,7 @@ def main():
               f"{r['mismatches']} | {r['bound_cycles']} | {hw_per:.1f} | {r['accel_cycles_per_inference']} | "
               f"{r['accel_latency_cycles']} | {r['cpu_cycles_per_inference']} | {r['speedup']:.0f}x | "
               f"{r['latency_speedup']:.0f}x |")
-    return 0 if all(r["mismatches"] == 0 for _, _, r, _ in rows) else 1
+    return 0 if ok and all(r["mismatches"] == 0 for _, _, r, _ in rows) else 1
 
 
 if __name__ == "__main__":
