@@ -3,7 +3,7 @@
 with its multiplier; the CPU baseline is the generated plain C at -O3), and the accelerator
 against the pipeline's own bound, so the DMA/CSR overhead is visible.
 
-    python bench/soc.py [--images N]       (N images a row; ResNet-8: 2)
+    python bench/soc.py [--images N]       (N images a row; ResNet-8: 1)
 
 All figures are cycle counts from the simulation: deterministic.
 """
@@ -21,8 +21,8 @@ MODELS = [("digits", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("lepton_hdl/examples/zoo.py:residual_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("lepton_hdl/examples/zoo.py:depthwise_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("lepton_hdl/examples/zoo.py:gallery_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
-          # 2 images: one ResNet-8 inference is 144 M CPU cycles, about 8 minutes of simulation
-          ("lepton_hdl/examples/resnet8.py:factory", "ulx3s", ["--fit", "ulx3s", "--images", "2"])]
+          # 1 image: one ResNet-8 inference is 144 M CPU cycles, about 10 minutes of simulation
+          ("lepton_hdl/examples/resnet8.py:factory", "ulx3s", ["--fit", "ulx3s", "--images", "1", "--timeout", "3600"])]
 
 
 def main():
@@ -52,7 +52,8 @@ def main():
             ok = False
             continue
         r = json.loads(rep.read_text())
-        name = model.split(":")[-1].replace("_factory", "")
+        path, _, func = model.rpartition(":")
+        name = Path(path).stem if func == "factory" else func.replace("_factory", "")
         hw_per = r["accel_hw_cycles"] / r["images"]
         rows.append((name, config, r, hw_per))
     print("| model | accelerator as built for | multipliers | bits | images | mismatches | pipeline bound (cycles/frame) | "
