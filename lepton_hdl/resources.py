@@ -263,9 +263,8 @@ def chain_places(products) -> int:
 
 def chain_product(pr: Product, tile: DspTile) -> bool:
     """Whether logic product ``pr`` is a carry-chain array (``hw.common.logic_multiply``)."""
-    from .hw.common import ccu2c_rows
-    return (tile.logic == "ccu2c" and pr.const is None
-            and ccu2c_rows(pr.a_bits, pr.a_signed, pr.b_bits, pr.b_signed) is not None)
+    from .hw.common import is_chain_product
+    return pr.const is None and is_chain_product(tile, pr.a_bits, pr.a_signed, pr.b_bits, pr.b_signed)
 
 
 def soft_bits(products) -> tuple:

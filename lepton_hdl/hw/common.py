@@ -259,7 +259,7 @@ def logic_multiply(a, b):
     signed = sa or sb
     ny = na + nb + (1 if mixed else 0)
     budget = _BUDGET.get()
-    chain = budget.tile.logic == "ccu2c" and ccu2c_rows(na, sa, nb, sb) is not None
+    chain = is_chain_product(budget.tile, na, sa, nb, sb)
     name = f"lepton_{'cmul' if chain else 'mul'}_{na}{'s' if sa else 'u'}_{nb}{'s' if sb else 'u'}"
     if name not in LOGIC_MULTIPLIERS:
         if chain:
@@ -338,6 +338,12 @@ def ccu2c_rows(na: int, sa: bool, nb: int, sb: bool):
     swap = cost(nb, sb, na) < cost(na, sa, nb)
     nz, zs, nx = (nb, sb, na) if swap else (na, sa, nb)
     return swap, nx, nz + (not zs)
+
+
+def is_chain_product(tile: DspTile, na: int, sa: bool, nb: int, sb: bool) -> bool:
+    """Whether a variable logic product of these operands is built as carry-chain arrays
+    (``logic_multiply``; the resource model asks the same)."""
+    return tile.logic == "ccu2c" and ccu2c_rows(na, sa, nb, sb) is not None
 
 
 def ccu2c_groups(nx: int) -> list:
