@@ -145,14 +145,30 @@ def cmd_soc(args):
         x, y = np.asarray(spec.samples)[:args.images], None
     if len(x) < args.images:
         log(f"[soc] only {len(x)} images available")
-    # the SoC's CPU: the one the --fit board's SoC build uses
-    run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log,
-                 cpu=fit.cpu if fit else ("vexriscv", "standard"))
-    run.build_soc()
-    fw = run.build_firmware(x, y, label_names=spec.labels)
+    until = None
+    if args.boot:
+        # the board build's own firmware image, in a simulated SoC with the board's memory map
+        if fit is None:
+            raise SystemExit("lepton-hdl soc: --boot needs --fit BOARD (the board the build is for)")
+        from .soc.sim import check_boot_map, read_boot_image
+        fw, memory, n = read_boot_image(Path(args.boot))
+        x = x[:n]
+        y = None if y is None else y[:n]
+        run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log, cpu=fit.cpu, memory=memory)
+        run.build_soc()
+        check_boot_map(Path(args.boot), run)
+        until = r"LEPTON-VERDICT"
+        log(f"[sim] booting {fw} (the image the {fit.name} bitstream boots) with its memory map: "
+            f"ROM {memory['rom'] // 1024} KiB, SRAM {memory['sram'] // 1024} KiB, main RAM {memory['main_ram'] // 1024} KiB")
+    else:
+        # the SoC's CPU: the one the --fit board's SoC build uses
+        run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log,
+                     cpu=fit.cpu if fit else ("vexriscv", "standard"))
+        run.build_soc()
+        fw = run.build_firmware(x, y, label_names=spec.labels)
     run.load_firmware(fw)
     log(f"[sim] running the SoC in Verilator ({len(x)} images; console follows)")
-    text, wall = run.run(timeout_s=args.timeout, on_line=lambda l: log("  | " + l))
+    text, wall = run.run(timeout_s=args.timeout, on_line=lambda l: log("  | " + l), until=until)
     v = parse_verdict(text)
     golden_acc = None
     if y is not None:
@@ -259,7 +275,11 @@ def cmd_build(args):
         report = flow.build_accel(pipe, board, out, log=log)
     else:
         from .platforms.soc_build import build_soc_bitstream
-        report = build_soc_bitstream(pipe, board, out, log=log)
+        x, y = (spec.x_eval, spec.y_eval) if spec.x_eval is not None else (np.asarray(spec.samples), None)
+        if args.images < 1:
+            raise SystemExit("lepton-hdl build: --images must be at least 1")
+        report = build_soc_bitstream(pipe, board, out, log=log,
+                                     demo=(x[:args.images], None if y is None else y[:args.images], spec.labels))
     fmax = report.get("fmax_mhz")
     report["cycles_per_frame"] = pipe.bound_cycles
     report["fps_at_fmax"] = fmax * 1e6 / pipe.bound_cycles if fmax else None
@@ -324,6 +344,9 @@ def main(argv=None):
     s.add_argument("--max-multipliers", type=int, help="accelerator budget (default 1024, or --fit's)")
     s.add_argument("--fit", metavar="BOARD", help="simulate the accelerator `build --board BOARD` builds "
                    "(its multiplier budget and bits)")
+    s.add_argument("--boot", metavar="BUILD_DIR", help="with --fit: run the demo firmware image of that board "
+                   "build (`build --board BOARD --out BUILD_DIR`), unchanged, in a simulated SoC with the board's "
+                   "memory map")
     add_model_args(s)
     s.set_defaults(func=cmd_soc)
     b = sub.add_parser("build", help="bitstream for an FPGA board (Yosys + nextpnr)")
@@ -332,6 +355,8 @@ def main(argv=None):
     b.add_argument("--accel-only", action="store_true", help="the accelerator alone (resources and Fmax)")
     b.add_argument("--out", help="output folder (not under /tmp)")
     b.add_argument("--max-multipliers", type=int, help="accelerator budget (default: the board's)")
+    b.add_argument("--images", type=int, default=20, help="test images in the demo firmware the SoC bitstream "
+                   "boots into (as many as the block RAM left holds)")
     add_model_args(b)
     b.set_defaults(func=cmd_build)
     e = sub.add_parser("explore", help="Pareto front of speed against LUT/DSP/BRAM for MODEL on a board")

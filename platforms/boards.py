@@ -30,6 +30,7 @@ class Board:
     w_bits: int = 8                      # default weight / activation bits of `lepton-hdl build`
     a_bits: int = 8
     cpu: tuple = ("vexriscv", "standard")  # the SoC's CPU (LiteX cpu_type, cpu_variant)
+    openfpgaloader: Optional[str] = None   # openFPGALoader's --board name
 
     def __post_init__(self):
         object.__setattr__(self, "family", Family(self.family))
@@ -39,11 +40,11 @@ BOARDS = {
     "colorlight_i5": Board(
         "colorlight_i5", Family.ECP5, "25k", "CABGA381", "6", 25.0, 100.0,
         dict(LUT=24288, FF=24288, BRAM=56, DSP=28), "colorlight_i5",
-        "Colorlight i5 (LFE5U-25F-6BG381C), 25 MHz oscillator"),
+        "Colorlight i5 (LFE5U-25F-6BG381C), 25 MHz oscillator", openfpgaloader="colorlight-i5"),
     "ulx3s": Board(
         "ulx3s", Family.ECP5, "85k", "CABGA381", "6", 25.0, 100.0,
         dict(LUT=83640, FF=83640, BRAM=208, DSP=156), "radiona_ulx3s",
-        "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator", (("device", "LFE5U-85F"),)),
+        "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator", (("device", "LFE5U-85F"),), openfpgaloader="ulx3s"),
     "icebreaker": Board(
         "icebreaker", Family.ICE40, "up5k", "sg48", None, 12.0, 24.0,
         dict(LUT=5280, FF=5280, BRAM=30, DSP=8), "icebreaker",
@@ -51,7 +52,7 @@ BOARDS = {
         "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.1% test accuracy (float 96.9%). "
         "Its SoC runs SERV (bit-serial RV32I; its multiply/divide unit is not packaged): VexRiscv lite alone "
         "fills about 90% of the UP5K",
-        w_bits=6, a_bits=5, cpu=("serv", "standard")),
+        w_bits=6, a_bits=5, cpu=("serv", "standard"), openfpgaloader="icebreaker"),
 }
 
 

@@ -36,8 +36,12 @@ sys.exit(subprocess.call({cmd!r} + args))
 
 
 def _wrappers(bin_dir: Path):
-    """LiteX calls yosys, nextpnr-*, ecppack, icepack by name: point those at YoWASP."""
+    """LiteX calls yosys, nextpnr-*, ecppack, icepack by name: point those at YoWASP (and finds
+    meson and ninja in this Python's environment)."""
     import sys
+    envbin = os.path.dirname(sys.executable)
+    if envbin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = envbin + os.pathsep + os.environ.get("PATH", "")
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name in ("yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack", "icepack"):
         cmd = tool(name)
@@ -67,41 +71,49 @@ def parse_nextpnr_log(text: str, board: Board) -> dict:
 BIOS_FLASH_OFFSET = 0x40000
 
 
-def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print) -> dict:
-    from litex.soc.integration.builder import Builder
+# ECP5 block RAM as a 32-bit LiteX memory: a DP16KD holds 512 words of 36 bits, 2 KiB
+EBR_BYTES = 2048
+# the SoC share (boards.SOC_SHARE) counts a 16 KiB main RAM
+SHARE_MAIN_RAM = 0x4000
+
+
+def main_ram_budget(pipeline, board: Board) -> int:
+    """Bytes of main RAM the block RAM left beside the accelerator (its estimate) can hold, on
+    an ECP5 board: what the demo firmware, its images and buffers may take."""
+    from .boards import SOC_SHARE
+    est = pipeline.estimate().total
+    free = board.available["BRAM"] - est["BRAM"] - SOC_SHARE[board.family]["BRAM"]
+    return max(0, free * EBR_BYTES + SHARE_MAIN_RAM)
+
+
+def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ram_size=SHARE_MAIN_RAM,
+               firmware=None):
+    """The board's SoC: CPU, ROM (BIOS), SRAM, main RAM, UART, timer and the accelerator, with
+    the CSR locations the simulated SoC shares (``soc.integration.CSR_MAP``). ``firmware``: a
+    ``firmware.bin`` that fills main RAM at configuration; the BIOS then boots it (``romboot``)
+    once its serial-boot window has passed, so ``litex_term --kernel`` still works."""
     from litex.soc.integration.soc_core import SoCCore
-    from lepton_hdl.soc.integration import add_lepton
-    from lepton_hdl.soc.sim import _redirect_output
-    out_dir = Path(out_dir).resolve()
-    if str(out_dir).startswith("/tmp/"):
-        raise ValueError(f"--out {out_dir}: YoWASP tools cannot see /tmp; use a folder elsewhere")
-    if board.litex_boards is None:
-        raise LeptonError(f"{board.name} has no litex-boards platform: use --accel-only")
-    est = check_fit(pipeline, board, soc=True)
-    _wrappers(out_dir / "toolbin")
-    plat_mod = importlib.import_module(f"litex_boards.platforms.{board.litex_boards}")
-    tgt_mod = importlib.import_module(f"litex_boards.targets.{board.litex_boards}")
-    kw = dict(board.platform_kwargs)
-    if board.family == "ecp5":
-        kw["toolchain"] = "trellis"
-    platform = plat_mod.Platform(**kw)
-    # the accelerator fills the DSP tiles the SoC leaves (SOC_SHARE) and builds every other
-    # product in logic, so Yosys can never infer more tiles than the chip has
-    opts = build_options(board, soc=True)
-    sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
+    from lepton_hdl.soc.integration import CSR_MAP, add_lepton
     cpu_type, cpu_variant = board.cpu
-    import logging
-    logging.disable(logging.INFO)
 
     class BoardSoC(SoCCore):
+        csr_map = dict(CSR_MAP)
+
         def __init__(self):
             self.crg = tgt_mod._CRG(platform, sys_clk)
             if board.family == "ice40":
                 self._up5k_memories()
             else:
+                init = []
+                if firmware is not None:
+                    from litex.soc.integration.common import get_mem_data
+                    init = get_mem_data(str(firmware), data_width=32, endianness="little")
                 SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type=cpu_type,
-                                 cpu_variant=cpu_variant, integrated_rom_size=0x8000, integrated_sram_size=0x2000,
-                                 integrated_main_ram_size=0x4000, timer_uptime=True)
+                                 cpu_variant=cpu_variant, integrated_rom_size=BOARD_MEMORY["rom"],
+                                 integrated_sram_size=BOARD_MEMORY["sram"], integrated_main_ram_size=main_ram_size,
+                                 integrated_main_ram_init=init, timer_uptime=True)
+                if firmware is not None:
+                    self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
             add_lepton(self, pipeline, opts=opts)
 
         def _up5k_memories(self):
@@ -127,10 +139,102 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print) -> dic
                                                  size=32 * kB, linker=True))
             self.cpu.set_reset_address(self.bus.regions["rom"].origin)
 
+    return BoardSoC
+
+
+# an ECP5 board SoC's ROM (the BIOS) and SRAM (.data and the stack)
+BOARD_MEMORY = dict(rom=0x8000, sram=0x2000)
+
+
+def _platform(board: Board):
+    plat_mod = importlib.import_module(f"litex_boards.platforms.{board.litex_boards}")
+    tgt_mod = importlib.import_module(f"litex_boards.targets.{board.litex_boards}")
+    kw = dict(board.platform_kwargs)
+    if board.family == "ecp5":
+        kw["toolchain"] = "trellis"
+    return plat_mod.Platform(**kw), tgt_mod
+
+
+def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print) -> dict:
+    """The demo firmware for ``board``'s SoC, built against that SoC's own headers and memory map
+    (LiteX software build, no gateware): as many of the ``demo`` images (``(x, labels,
+    label_names)``) as the main RAM the board's block RAM leaves can hold. Returns ``dict(firmware=,
+    images=, main_ram=, extent=)``, or ``dict(firmware=None, reason=...)`` when not even one
+    image fits (the bitstream then holds the BIOS alone)."""
+    import logging
+    from litex.soc.integration.builder import Builder
+    from lepton_hdl.soc.sim import _redirect_output, build_firmware, firmware_extent
+    out_dir = Path(out_dir).resolve()
+    if board.family != "ecp5":
+        return dict(firmware=None, reason=f"{board.name}: the demo boots from block RAM on ECP5 boards only; "
+                                          "load it with litex_term --kernel")
+    budget = main_ram_budget(pipeline, board)
+    x, labels, names = demo
+    logging.disable(logging.INFO)
+    platform, tgt_mod = _platform(board)
+    sys_clk = int(50e6)
+    soc = _soc_class(pipeline, board, platform, tgt_mod, build_options(board, soc=True), sys_clk,
+                     main_ram_size=max(budget, SHARE_MAIN_RAM))()
+    log(f"[firmware] {board.name}: the SoC's headers and libraries (no gateware), main RAM budget "
+        f"{budget // 1024} KiB of block RAM")
+    hdr = out_dir / "firmware-headers"
+    hdr.mkdir(parents=True, exist_ok=True)
+    _wrappers(out_dir / "toolbin")
+    with _redirect_output(out_dir / "build.log"):
+        Builder(soc, output_dir=str(hdr), compile_software=True, compile_gateware=False).build(run=False)
+
+    def extent(n):
+        fw = build_firmware(pipeline, x[:n], None if labels is None else labels[:n], hdr, label_names=names,
+                            fw_dir=out_dir / "firmware", log=None)
+        return fw, firmware_extent(fw.with_suffix(".elf"))
+
+    n = len(x)
+    fw, need = extent(1)
+    if need > budget:
+        return dict(firmware=None, reason=f"the demo firmware needs {need // 1024} KiB of main RAM with one image; "
+                                          f"the block RAM beside the accelerator leaves {budget // 1024} KiB")
+    if n > 1:
+        _, need2 = extent(2)
+        per = max(1, need2 - need)
+        n = max(1, min(n, 1 + (budget - need) // per))
+        while True:
+            fw, need = extent(n)
+            if need <= budget or n == 1:
+                break
+            n -= 1
+    # main RAM: what the firmware takes, in whole block RAMs
+    size = max(SHARE_MAIN_RAM, -(-need // EBR_BYTES) * EBR_BYTES)
+    log(f"[firmware] {n} of {len(x)} images fit: {need:,} bytes, main RAM {size // 1024} KiB ({fw})")
+    return dict(firmware=fw, images=n, main_ram=size, extent=need)
+
+
+def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=None) -> dict:
+    """SoC + accelerator bitstream for ``board``. ``demo``: ``(x, labels, label_names)``, test
+    images for firmware that the bitstream boots straight into (ECP5; ``board_firmware``)."""
+    from litex.soc.integration.builder import Builder
+    from lepton_hdl.soc.sim import _redirect_output
+    out_dir = Path(out_dir).resolve()
+    if str(out_dir).startswith("/tmp/"):
+        raise ValueError(f"--out {out_dir}: YoWASP tools cannot see /tmp; use a folder elsewhere")
+    if board.litex_boards is None:
+        raise LeptonError(f"{board.name} has no litex-boards platform: use --accel-only")
+    est = check_fit(pipeline, board, soc=True)
+    _wrappers(out_dir / "toolbin")
+    fw = board_firmware(pipeline, board, out_dir, demo, log=log) if demo is not None else dict(
+        firmware=None, reason="no demo images given")
+    platform, tgt_mod = _platform(board)
+    # the accelerator fills the DSP tiles the SoC leaves (SOC_SHARE) and builds every other
+    # product in logic, so Yosys can never infer more tiles than the chip has
+    opts = build_options(board, soc=True)
+    sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
+    cpu_type, cpu_variant = board.cpu
+    import logging
+    logging.disable(logging.INFO)
     t0 = time.perf_counter()
     log(f"[build] {board.name}: SoC ({cpu_type} {cpu_variant} + accelerator), Yosys + nextpnr + pack; "
         f"log {out_dir / 'build.log'} (several minutes)")
-    soc = BoardSoC()
+    soc = _soc_class(pipeline, board, platform, tgt_mod, opts, sys_clk,
+                     main_ram_size=fw.get("main_ram", SHARE_MAIN_RAM), firmware=fw["firmware"])()
     # the accelerator's logic multipliers: their modules, and Yosys' booth pass on them before
     # synthesis (hw.common.LOGIC_MULTIPLIERS)
     from lepton_hdl.hw.common import BOOTH_YOSYS, LOGIC_MULTIPLIERS
@@ -142,13 +246,32 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print) -> dic
     builder = Builder(soc, output_dir=str(out_dir), compile_software=True, compile_gateware=True)
     with _redirect_output(out_dir / "build.log"):
         builder.build()
+    if fw["firmware"] is not None:
+        _check_same_map(out_dir / "firmware-headers" / "csr.csv", out_dir / "csr.csv", fw)
     text = (out_dir / "build.log").read_text(errors="replace")
     rep = parse_nextpnr_log(text, board)
     bits = sorted((out_dir / "gateware").glob("*.bit")) + sorted((out_dir / "gateware").glob("*.bin"))
     flash = {}
     if board.family == "ice40":
         flash = dict(bios_flash_offset=hex(BIOS_FLASH_OFFSET), bios=str(out_dir / "software" / "bios" / "bios.bin"))
+    demo_rep = dict(firmware=str(fw["firmware"]) if fw["firmware"] else None, images=fw.get("images", 0),
+                    main_ram_bytes=fw.get("main_ram"), boots="demo" if fw["firmware"] else "bios",
+                    note=fw.get("reason"))
+    bit = str(bits[0]) if bits else None
+    demo_rep["load"] = [f"openFPGALoader --board {board.openfpgaloader or board.name} {bit}",
+                        f"litex_term /dev/ttyUSB0 --kernel {fw['firmware'] or 'firmware.bin'}"]
     return dict(board=board.name, kind="soc", model=pipeline.name, cpu=f"{cpu_type} {cpu_variant}", **flash,
                 sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=rep["fmax_mhz"],
                 resources=rep["resources"], estimate=est, cycles_per_frame=pipeline.bound_cycles,
-                bitstream=str(bits[0]) if bits else None, build_s=round(time.perf_counter() - t0, 1))
+                demo=demo_rep, bitstream=bit, build_s=round(time.perf_counter() - t0, 1))
+
+
+def _check_same_map(first: Path, final: Path, fw: dict):
+    """The firmware was linked against the headers of a first, software-only build of the SoC
+    (main RAM at its budget); the bitstream's SoC must have the same CSRs and memories where the
+    firmware uses them (main RAM may only have shrunk to what the firmware takes)."""
+    from lepton_hdl.soc.sim import memory_map
+    a, b = memory_map(first), memory_map(final)
+    diff = [k for k in set(a) | set(b) if k != ("memory_region", "main_ram") and a.get(k) != b.get(k)]
+    if diff or b[("memory_region", "main_ram")][0] != a[("memory_region", "main_ram")][0]:
+        raise LeptonError(f"the board SoC's map changed between the firmware's headers and the bitstream: {sorted(diff)[:4]}")

@@ -5,6 +5,11 @@ from litex.soc.interconnect import wishbone
 
 from .accel import LeptonAccelerator, StreamLayout
 
+# CSR locations every lepton SoC reserves, board builds and simulation alike (LiteX ``csr_map``):
+# the simulator's own CSRs (sim_finish, sim_marker, sim_trace) come after them, so a firmware image
+# built against a board's headers runs unchanged in a simulated SoC with the board's memory map
+CSR_MAP = {"ctrl": 0, "identifier_mem": 1, "lepton": 2, "timer0": 3, "uart": 4}
+
 
 def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
     """Add ``pipeline`` (a ``lepton_hdl.Pipeline``) as a DMA peripheral of ``soc``.

@@ -21,7 +21,7 @@ from litex.soc.integration.soc_core import SoCCore
 
 from lepton_hdl.ops import params_digest
 
-from .integration import add_lepton
+from .integration import CSR_MAP, add_lepton
 
 _io = [
     ("sys_clk", 0, Pins(1)),
@@ -47,16 +47,23 @@ def main_ram_size_for(pipeline, images: int) -> int:
     return size
 
 
+# the simulated SoC's memories (bytes); a board's map replaces them (``SimRun(memory=...)``)
+SIM_MEMORY = dict(rom=0x10000, sram=0x4000)
+
+
 class LeptonSimSoC(SoCCore):
-    def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu=("vexriscv", "standard")):
+    csr_map = dict(CSR_MAP)
+
+    def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu=("vexriscv", "standard"),
+                 rom_size=SIM_MEMORY["rom"], sram_size=SIM_MEMORY["sram"]):
         platform = SimPlatform("SIM", _io)
         self.crg = CRG(platform.request("sys_clk"))
         SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ,
                          ident="lepton_hdl simulation SoC",
                          cpu_type=cpu[0], cpu_variant=cpu[1],
                          uart_name="sim",
-                         integrated_rom_size=0x10000,
-                         integrated_sram_size=0x4000,
+                         integrated_rom_size=rom_size,
+                         integrated_sram_size=sram_size,
                          integrated_main_ram_size=main_ram_size,
                          integrated_main_ram_init=main_ram_init or [0] * 16,
                          timer_uptime=True)
@@ -121,23 +128,109 @@ def _generator_sources() -> list:
     return sorted(set(files))
 
 
-class SimRun:
-    """Builds (cached by content) and runs the simulated SoC for one compiled pipeline."""
+def build_firmware(pipeline, x, labels, soc_dir: Path, label_names=None, log=None, fw_dir=None) -> Path:
+    """Generate the model/data headers and build the demo firmware with RISC-V GCC against the
+    LiteX build folder ``soc_dir`` (its generated headers, linker regions and libraries);
+    returns ``firmware.bin``."""
+    from lepton_hdl.codegen_c import write_firmware_sources
+    from lepton_hdl.firmware import FIRMWARE_DIR
+    fw = Path(fw_dir or Path(soc_dir) / "firmware")
+    fw.mkdir(parents=True, exist_ok=True)
+    for f in FIRMWARE_DIR.iterdir():
+        if f.suffix in (".c", ".h", ".ld") or f.name == "Makefile":
+            shutil.copy(f, fw / f.name)
+    write_firmware_sources(pipeline, x, labels, fw, label_names=label_names)
+    _log(log, f"[firmware] building with {shutil.which('riscv64-unknown-elf-gcc')} (-O3), {len(x)} images")
+    r = subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={Path(soc_dir).resolve()}", "-j2"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"firmware build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
+    return fw / "firmware.bin"
 
-    def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2, cpu=("vexriscv", "standard")):
+
+def firmware_extent(elf: Path) -> int:
+    """Bytes of main RAM the firmware ``elf`` occupies from the region's base: code, read-only
+    data, the load image of ``.data`` and ``.bss`` (the buffers and the accelerator's output)."""
+    r = subprocess.run(["riscv64-unknown-elf-objdump", "-h", str(elf)], capture_output=True, text=True, check=True)
+    end = MAIN_RAM_BASE
+    for f in (l.split() for l in r.stdout.splitlines()):
+        if len(f) >= 6 and f[0].isdigit():
+            size, vma, lma = int(f[2], 16), int(f[3], 16), int(f[4], 16)
+            for a in (vma, lma):
+                if a >= MAIN_RAM_BASE and size:
+                    end = max(end, a + size)
+    return end - MAIN_RAM_BASE
+
+
+def memory_map(csr_csv: Path) -> dict:
+    """What a firmware image depends on in a LiteX build: memory regions and CSR bases."""
+    out = {}
+    for line in Path(csr_csv).read_text().splitlines():
+        f = line.split(",")
+        if f[0] in ("memory_region", "csr_base", "csr_register"):
+            out[(f[0], f[1])] = tuple(f[2:])
+    return out
+
+
+def read_boot_image(build_dir: Path):
+    """The demo firmware a board build boots (``report.json``'s ``demo``, or the firmware
+    folder of ``platforms.soc_build.board_firmware``) and that build's memory map:
+    ``(firmware.bin, dict(rom=, sram=, main_ram=), images)``."""
+    import json
+    from lepton_hdl.errors import LeptonError
+    build_dir = Path(build_dir)
+    fw = build_dir / "firmware" / "firmware.bin"
+    csv = build_dir / "csr.csv"
+    if not csv.exists():
+        csv = build_dir / "firmware-headers" / "csr.csv"
+    if not fw.exists() or not csv.exists():
+        raise LeptonError(f"{build_dir}: no demo firmware (firmware/firmware.bin and csr.csv); build it with "
+                          f"`lepton-hdl build --board BOARD --out {build_dir}`")
+    mm = memory_map(csv)
+    memory = {k: int(mm[("memory_region", k)][1]) for k in ("rom", "sram", "main_ram")}
+    m = re.search(r"#define N_IMAGES (\d+)", (build_dir / "firmware" / "data.h").read_text())
+    rep = build_dir / "report.json"
+    if rep.exists():
+        demo = json.loads(rep.read_text()).get("demo") or {}
+        if demo.get("main_ram_bytes"):
+            memory["main_ram"] = int(demo["main_ram_bytes"])
+    return fw, memory, int(m.group(1))
+
+
+def check_boot_map(build_dir: Path, run) -> None:
+    """The simulated SoC must place every memory and CSR the board's firmware uses where the
+    board does (its own simulation CSRs aside)."""
+    from lepton_hdl.errors import LeptonError
+    csv = Path(build_dir) / "csr.csv"
+    if not csv.exists():
+        csv = Path(build_dir) / "firmware-headers" / "csr.csv"
+    board, sim = memory_map(csv), memory_map(run.dir / "csr.csv")
+    diff = [k for k in board if k[1] != "main_ram" and board[k] != sim.get(k)]
+    if diff or board[("memory_region", "main_ram")][0] != sim[("memory_region", "main_ram")][0]:
+        raise LeptonError(f"the simulated SoC's map differs from {csv} at {sorted(diff)[:4]}")
+
+
+class SimRun:
+    """Builds (cached by content) and runs the simulated SoC for one compiled pipeline.
+    ``memory``: ``dict(rom=, sram=, main_ram=)`` sizes in bytes, a board's memory map (default:
+    the simulation's own, main RAM sized for ``images``)."""
+
+    def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2, cpu=("vexriscv", "standard"),
+                 memory=None):
         self.pipeline = pipeline
         self.cpu = tuple(cpu)
         self.images = images
         self.log = log
         self.jobs = jobs
-        self.ram_size = main_ram_size_for(pipeline, images)
+        self.memory = {**SIM_MEMORY, "main_ram": main_ram_size_for(pipeline, images), **(memory or {})}
+        self.ram_size = self.memory["main_ram"]
         key = hashlib.sha256()
         key.update(pipeline.graph.summary().encode())
         for n in pipeline.graph.nodes:       # every parameter, folding and FIFO depth
             if n.params is not None:
                 key.update(params_digest(n.params))
             key.update(repr(sorted((k, v) for k, v in n.attrs.items() if k.endswith("fifo") or k.endswith("fifos"))).encode())
-        key.update(f"{self.ram_size} {self.cpu}".encode())
+        key.update(f"{sorted(self.memory.items())} {self.cpu}".encode())
         for src in _generator_sources():
             key.update(src.name.encode())
             key.update(src.read_bytes())
@@ -164,7 +257,8 @@ class SimRun:
                        f"{self.ram_size // 1024} KiB) in {self.dir}")
         import logging
         logging.disable(logging.INFO)          # LiteX's INFO lines; warnings and errors still show
-        soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size, cpu=self.cpu)
+        soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size, cpu=self.cpu, rom_size=self.memory["rom"],
+                           sram_size=self.memory["sram"])
         sim_config = SimConfig()
         sim_config.add_clocker("sys_clk", freq_hz=SYS_CLK_FREQ)
         sim_config.add_module("serial2console", "serial")
@@ -188,19 +282,7 @@ class SimRun:
 
     def build_firmware(self, x, labels, label_names=None):
         """Generate the model/data headers and build the firmware with RISC-V GCC."""
-        from lepton_hdl.codegen_c import write_firmware_sources
-        from lepton_hdl.firmware import FIRMWARE_DIR
-        fw = self.dir / "firmware"
-        fw.mkdir(parents=True, exist_ok=True)
-        for f in FIRMWARE_DIR.iterdir():
-            if f.suffix in (".c", ".h", ".ld") or f.name == "Makefile":
-                shutil.copy(f, fw / f.name)
-        write_firmware_sources(self.pipeline, x, labels, fw, label_names=label_names)
-        _log(self.log, f"[firmware] building with {shutil.which('riscv64-unknown-elf-gcc')} (-O3)")
-        r = subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={self.dir}", "-j2"], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"firmware build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
-        return fw / "firmware.bin"
+        return build_firmware(self.pipeline, x, labels, self.dir, label_names=label_names, log=self.log)
 
     def load_firmware(self, binary: Path):
         """Write the firmware into the main RAM init file the simulator reads at start."""
@@ -213,8 +295,10 @@ class SimRun:
             raise RuntimeError(f"cannot find the main RAM init file in {self.gateware}: {inits}")
         inits[0].write_text("".join(f"{w:08x}\n" for w in data + [0] * (words - len(data))))
 
-    def run(self, timeout_s=600, on_line=None):
-        """Run the simulator until the firmware ends it; returns the console text."""
+    def run(self, timeout_s=600, on_line=None, until=None):
+        """Run the simulator until the firmware ends it (or the console prints a line matching
+        regular expression ``until``: a board's firmware cannot end a simulation); returns the
+        console text."""
         exe = self.gateware / "obj_dir" / "Vsim"
         t0 = time.perf_counter()
         proc = subprocess.Popen([str(exe)], cwd=self.gateware, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -226,6 +310,9 @@ class SimRun:
                 text = line.strip("\r\n")
                 if on_line and text.strip():
                     on_line(text)
+                if until is not None and re.search(until, text):
+                    proc.kill()
+                    break
                 if time.perf_counter() - t0 > timeout_s:
                     proc.kill()
                     lines.append(f"\nLEPTON-ERROR simulation timeout after {timeout_s} s\n")

@@ -58,3 +58,45 @@ def test_soc_serv_icebreaker_cpu(tmp_path):
     assert r["fit"] == "icebreaker" and r["cpu"] == "serv standard" and r["bits"] == {"w": 6, "a": 5}
     # no multiplier: the C reference multiplies in software
     assert r["cpu_cycles_per_inference"] > 10_000_000, r
+
+
+def test_board_firmware_boots_in_simulation(tmp_path):
+    """The firmware a Colorlight i5 SoC bitstream boots into (built against that SoC's own
+    headers, as many images as its free block RAM holds) runs unchanged in a simulated SoC with
+    the board's memory map and CSR locations: accelerator == CPU C == golden."""
+    for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
+        require_tool(tool)
+    import lepton_hdl
+    from lepton_hdl.cli import main
+    from lepton_hdl.models import load
+    from lepton_hdl.platforms import boards
+    from lepton_hdl.platforms.soc_build import EBR_BYTES, board_firmware, main_ram_budget
+    spec = load("digits")
+    board = boards.get("colorlight_i5")
+    pipe = lepton_hdl.compile(spec.model, spec.samples, board=board.name, soc=True, name="digits")
+    fw = board_firmware(pipe, board, tmp_path / "i5", (spec.x_eval[:12], spec.y_eval[:12], spec.labels), log=print)
+    assert fw["images"] == 12 and fw["extent"] <= fw["main_ram"] <= main_ram_budget(pipe, board)
+    assert fw["main_ram"] % EBR_BYTES == 0 and fw["main_ram"] - fw["extent"] < EBR_BYTES
+    report = tmp_path / "boot.json"
+    rc = main(["soc", "--board", "sim", "--model", "digits", "--fit", board.name, "--boot", str(tmp_path / "i5"),
+               "--report", str(report), "--build-dir", str(tmp_path / "build")])
+    r = json.loads(report.read_text())
+    assert rc == 0 and r["ok"] and r["images"] == 12 and r["mismatches"] == 0
+    assert r["accuracy"] == r["golden_accuracy"]
+
+
+def test_board_firmware_too_big_is_reported(tmp_path):
+    """When not even one image's firmware fits the block RAM a board leaves, the build says so
+    (the bitstream then boots the BIOS) instead of failing or truncating."""
+    require_tool("riscv64-unknown-elf-gcc")
+    import numpy as np
+    import lepton_hdl
+    from lepton_hdl.models import load
+    from lepton_hdl.platforms import boards
+    from lepton_hdl.platforms.soc_build import board_firmware
+    spec = load("digits")
+    board = boards.get("colorlight_i5")
+    pipe = lepton_hdl.compile(spec.model, spec.samples, board=board.name, soc=True, name="digits")
+    tight = boards.Board(**{**board.__dict__, "available": {**board.available, "BRAM": 30}})
+    fw = board_firmware(pipe, tight, tmp_path / "i5", (spec.x_eval[:4], spec.y_eval[:4], spec.labels))
+    assert fw["firmware"] is None and "KiB" in fw["reason"]
