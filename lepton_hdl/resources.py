@@ -40,11 +40,14 @@ KINDS = ("LUT", "FF", "BRAM", "DSP")
 class Mem:
     """One memory of the gateware: ``depth`` words of ``width`` bits; ``rom``: no write port;
     ``async_read``: a read port without a clock (block RAM has none: such a memory stays in
-    distributed RAM or flip-flops)."""
+    distributed RAM or flip-flops); ``spare``: bits a word also stores that nothing reads (a
+    FIFO's first/last flags, the top bits of its word): synthesis maps them, then drops every tile
+    that holds nothing else."""
     depth: int
     width: int
     rom: bool
     async_read: bool = False
+    spare: int = 0
 
     @property
     def bits(self) -> int:
@@ -177,12 +180,14 @@ def structure(p, opts: Optional[HwOptions] = None) -> Structure:
 def fifo_structure(width: int, depth: int, buffered: bool) -> Structure:
     """A LiteX ``stream.SyncFIFO`` of ``depth`` beats of ``width`` data bits. Its memory also
     stores each beat's first/last flags, which no block reads (blocks count their own frame
-    ends), so synthesis drops those two bits: the memory counts ``width`` bits a word (iCE40
-    tiles are 16 bits wide: 64 data bits take 4, 66 would take 5)."""
+    ends): the memory counts ``width`` bits a word and the flags as ``spare`` (iCE40 tiles are 16
+    bits wide: 64 data bits take 4, the flags' fifth tile is dropped, unless Yosys packs several
+    words side by side in one tile row, ``bram_tiles``)."""
     from dataclasses import replace
     from litex.soc.interconnect import stream
     mems, gates = _elaborated(stream.SyncFIFO([("data", width)], depth, buffered=buffered))
-    return Structure((), tuple(replace(m, width=min(m.width, width)) for m in mems), gates)
+    return Structure((), tuple(replace(m, width=min(m.width, width), spare=m.width - min(m.width, width))
+                               for m in mems), gates)
 
 
 @lru_cache(maxsize=1024)
@@ -211,8 +216,25 @@ BRAM_BITS = {Family.ECP5: 18432, Family.ICE40: 4096}
 
 
 def bram_tiles(m: Mem, family) -> int:
-    """Block-RAM tiles of memory ``m`` if it goes to block RAM."""
-    return min(math.ceil(m.depth / d) * math.ceil(m.width / w) for d, w in BRAM_SHAPES[Family(family)])
+    """Block-RAM tiles of memory ``m`` if it goes to block RAM, as Yosys' ``memory_libmap``
+    maps it: the cheapest tiling of the whole word (``spare`` bits included), then less the
+    tiles left with nothing but spare bits (dropped as unused). A tiling either splits the depth
+    in rows of one tile shape, or, on iCE40, whose 256 x 16 tile has a per-bit write mask, packs
+    the rows side by side across tiles (row ``r`` at bits ``r * word`` on): 560 words of 128
+    data bits and 2 flags take 25 tiles packed against 27 in rows, and the flags share tiles with
+    data, so all 25 stay."""
+    fam = Family(family)
+    word = m.width + m.spare
+    options = []
+    for d, w in BRAM_SHAPES[fam]:
+        rows = math.ceil(m.depth / d)
+        options.append((rows * math.ceil(word / w), rows * math.ceil(m.width / w)))
+    if fam is Family.ICE40:
+        rows = math.ceil(m.depth / 256)
+        used = {b // 16 for r in range(rows) for b in (r * word, r * word + m.width - 1)}
+        used |= {t for r in range(rows) for t in range((r * word) // 16, (r * word + m.width - 1) // 16 + 1)}
+        options.append((math.ceil(rows * word / 16), len(used)))
+    return min(options)[1]
 
 
 def lutram_cells(m: Mem) -> int:
