@@ -24,8 +24,9 @@ MAX_ACC_BITS = 40
 
 
 def check_bits(name: str, bits: int) -> int:
-    if not isinstance(bits, (int, np.integer)) or not MIN_BITS <= int(bits) <= MAX_BITS:
-        raise ValueError(f"{name}={bits!r} is out of range: bit widths must be integers "
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not MIN_BITS <= int(bits) <= MAX_BITS:
+        from .errors import InputError
+        raise InputError(f"{name}={bits!r} is out of range: bit widths must be integers "
                          f"from {MIN_BITS} to {MAX_BITS}")
     return int(bits)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
+
 
 def log(msg):
     print(msg, flush=True)
@@ -41,7 +43,7 @@ def compile_model(args):
     pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits or 8, w_bits=args.w_bits, a_bits=args.a_bits,
                               fold=parse_fold(args.fold), target_cycles=args.target_cycles,
                               fps=args.fps, clock_mhz=args.clock_mhz,
-                              max_multipliers=mm or DEFAULT_MAX_MULTIPLIERS,
+                              max_multipliers=DEFAULT_MAX_MULTIPLIERS if mm is None else mm,
                               board=board if mm is None else None, soc=getattr(args, "fit_soc", False),
                               name=spec.name)
     return spec, pipe, time.perf_counter() - t0
@@ -127,7 +129,7 @@ def cmd_soc(args):
     """Build the SoC + firmware, run them in simulation, judge the verdict line."""
     from .soc.sim import SimRun, parse_verdict
     if args.board != "sim":
-        raise SystemExit(f"lepton-hdl soc: --board {args.board}: only 'sim' runs firmware here; "
+        raise InputError(f"--board {args.board}: only 'sim' runs firmware here; "
                          f"use `lepton-hdl build --board {args.board}` for a bitstream")
     fit = None
     if args.fit:                                # the accelerator `build --board FIT` builds
@@ -149,7 +151,7 @@ def cmd_soc(args):
     if args.boot:
         # the board build's own firmware image, in a simulated SoC with the board's memory map
         if fit is None:
-            raise SystemExit("lepton-hdl soc: --boot needs --fit BOARD (the board the build is for)")
+            raise InputError("--boot needs --fit BOARD (the board the build is for)")
         from .soc.sim import check_boot_map, read_boot_image
         fw, memory, n = read_boot_image(Path(args.boot))
         x = x[:n]
@@ -271,14 +273,20 @@ def cmd_build(args):
         + (f" (budget {args.max_multipliers})" if args.max_multipliers else f", the fastest folding that fits {board.name}")
         + (f", accuracy {100 * accuracy['golden']:.2f}% (float {100 * accuracy['float']:.2f}%)" if accuracy else ""))
     out = Path(args.out or f"build/boards/{board.name}-{spec.name}{'-accel' if args.accel_only else ''}")
+    try:
+        seeds = tuple(int(v) for v in str(args.seed).split(","))
+    except ValueError:
+        raise InputError(f"--seed {args.seed!r}: expected an integer or a list like 1,2,3")
     if args.accel_only:
-        report = flow.build_accel(pipe, board, out, log=log)
+        report = flow.build_accel(pipe, board, out, log=log, seeds=seeds, scheduler=args.scheduler)
     else:
         from .platforms.soc_build import build_soc_bitstream
         x, y = (spec.x_eval, spec.y_eval) if spec.x_eval is not None else (np.asarray(spec.samples), None)
         if args.images < 1:
-            raise SystemExit("lepton-hdl build: --images must be at least 1")
-        report = build_soc_bitstream(pipe, board, out, log=log,
+            raise InputError("--images must be at least 1")
+        if len(seeds) != 1:
+            raise InputError("a SoC build takes one --seed (several: with --accel-only)")
+        report = build_soc_bitstream(pipe, board, out, log=log, seed=seeds[0],
                                      demo=(x[:args.images], None if y is None else y[:args.images], spec.labels))
     fmax = report.get("fmax_mhz")
     report["cycles_per_frame"] = pipe.bound_cycles
@@ -297,7 +305,10 @@ def cmd_build(args):
     r = report["resources"]
     log(f"[build] {board.name}: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r.items()) +
         f"; Fmax {report['fmax_mhz'] or 0:.1f} MHz (target {report['target_mhz']:g}); {pipe.bound_cycles} cycles a "
-        f"frame: {report['fps_at_fmax'] or 0:,.0f} frames/s at Fmax, one frame alone {report['latency_cycles']} cycles "
+        f"frame: {report['fps_at_fmax'] or 0:,.0f} frames/s at Fmax"
+        + (f" (lowest of seeds {', '.join(f'{k}: {v:.1f}' for k, v in report['seeds'].items())})"
+           if len(report.get("seeds") or {}) > 1 else "")
+        + f", one frame alone {report['latency_cycles']} cycles "
         f"({report['latency_us'] or 0:.1f} us at Fmax); bitstream {report['bitstream']}")
     return 0
 
@@ -355,6 +366,9 @@ def main(argv=None):
     b.add_argument("--accel-only", action="store_true", help="the accelerator alone (resources and Fmax)")
     b.add_argument("--out", help="output folder (not under /tmp)")
     b.add_argument("--max-multipliers", type=int, help="accelerator budget (default: the board's)")
+    b.add_argument("--seed", default="1", help="nextpnr seed; a list (1,2,3) places and routes the accelerator "
+                   "alone once per seed, on Dask, and reports the lowest Fmax (SoC builds: one seed)")
+    b.add_argument("--scheduler", help="Dask scheduler address for --seed lists (default: a local cluster)")
     b.add_argument("--images", type=int, default=20, help="test images in the demo firmware the SoC bitstream "
                    "boots into (as many as the block RAM left holds)")
     add_model_args(b)
@@ -372,11 +386,28 @@ def main(argv=None):
     d.set_defaults(func=cmd_demo)
     args = ap.parse_args(argv)
     from .errors import LeptonError, ToolMissing
+    for opt in ("images", "timeout"):
+        v = getattr(args, opt, None)
+        if v is not None and not v > 0:
+            print(f"lepton-hdl: error: --{opt} {v:g}: must be at least 1" if opt == "images" else
+                  f"lepton-hdl: error: --{opt} {v:g}: must be positive", file=sys.stderr)
+            return 2
     try:
         return args.func(args)
-    except (LeptonError, ToolMissing, FileNotFoundError) as e:
-        print(f"lepton-hdl: error: {e}", file=sys.stderr)
+    except (LeptonError, ToolMissing) as e:
+        print(f"lepton-hdl: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
+    except OSError as e:
+        # an --out folder that cannot be written, a file that cannot be read, a tool that failed
+        if e.filename:
+            print(f"lepton-hdl: error: {e.filename}: {e.strerror or e} (check --out and the paths given)",
+                  file=sys.stderr)
+        else:
+            print(f"lepton-hdl: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lepton-hdl: interrupted", file=sys.stderr)
+        return 130
 
 
 def cmd_demo(args):

@@ -21,6 +21,16 @@ class FitError(LeptonError):
     """The model does not fit the resource budget (board) it was compiled for."""
 
 
+class ModelError(LeptonError):
+    """A MODEL argument that does not resolve to a model: unknown name, missing file, a factory
+    that raises or returns the wrong thing."""
+
+
+class InputError(LeptonError):
+    """A value given to the compiler is unusable: NaN/Inf in samples or weights, an empty batch,
+    a non-positive cycle target or budget, bit widths out of range, an unknown board."""
+
+
 class ToolMissing(RuntimeError):
     """An external tool (Verilator, RISC-V GCC, Yosys, nextpnr) is not installed."""
 

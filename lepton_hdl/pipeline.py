@@ -234,6 +234,52 @@ class Pipeline:
         return "\n".join(lines)
 
 
+def _bad_values(a: np.ndarray) -> str:
+    """'' if ``a`` is all finite, else what is wrong and where (the first bad element)."""
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return ""
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    kinds = [k for k, n in (("NaN", np.isnan(a).sum()), ("Inf", np.isinf(a).sum())) if n]
+    return f"{int(bad.sum())} {'/'.join(kinds)} value(s), the first at index {first}"
+
+
+def check_inputs(model, sample_inputs, target_cycles=None, max_multipliers=None, bits=8, w_bits=None,
+                 a_bits=None) -> None:
+    """What ``compile`` refuses before it traces anything (``InputError``, ``ModelError``):
+    NaN/Inf or an empty batch in the calibration samples, NaN/Inf in a parameter or buffer
+    (named by its module path), a non-positive cycle target or multiplier budget, bit widths out
+    of range. A model in training mode is compiled as in eval mode (BatchNorm's running
+    statistics, no dropout): the hardware is an inference engine."""
+    import torch
+    from .arith import check_bits
+    from .errors import InputError, ModelError
+    if not isinstance(model, torch.nn.Module):
+        raise ModelError(f"expected a torch.nn.Module as the model, got {type(model).__name__}")
+    for name, v in (("target_cycles", target_cycles), ("max_multipliers", max_multipliers)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0):
+            raise InputError(f"{name}={v!r}: must be a positive integer (or None)")
+    for name, v in (("bits", bits), ("w_bits", w_bits), ("a_bits", a_bits)):
+        if v is not None:
+            check_bits(name, v)
+    try:
+        x = _to_numpy(sample_inputs)
+    except Exception as e:
+        raise InputError(f"calibration samples: cannot read them as a float array ({type(e).__name__}: {e})") from e
+    if x.ndim == 0 or x.shape[0] == 0 or x.size == 0:
+        raise InputError(f"calibration samples: an empty batch (shape {x.shape}); give at least one input")
+    why = _bad_values(x)
+    if why:
+        raise InputError(f"calibration samples contain {why}: clean the data (every sample must be finite)")
+    for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for pname, t in items:
+            if t.is_floating_point():
+                why = _bad_values(t.detach().cpu().numpy())
+                if why:
+                    raise InputError(f"model {kind} '{pname}' has {why}: the model is broken (diverged training "
+                                     f"or a bad checkpoint); fix the weights before compiling")
+
+
 def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
             fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
             name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0,
@@ -256,6 +302,8 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
     from .frontend import trace
     from .passes import default_passes, run_passes
     t0 = time.perf_counter()
+    check_inputs(model, sample_inputs, target_cycles=target_cycles, max_multipliers=max_multipliers,
+                 bits=bits, w_bits=w_bits, a_bits=a_bits)
     need = None
     if fps is not None:
         if not (fps > 0 and clock_mhz > 0):

@@ -97,8 +97,9 @@ def accel_limits(board: Board, soc: bool = False) -> dict:
 
 
 def get(name: str) -> Board:
+    from lepton_hdl.errors import InputError
     try:
         return BOARDS[name]
     except KeyError:
-        raise ValueError(f"unknown board {name!r}; supported: {', '.join(sorted(BOARDS))} "
+        raise InputError(f"unknown board {name!r}; supported: {', '.join(sorted(BOARDS))} "
                          f"(and 'sim' for `lepton-hdl soc`)") from None

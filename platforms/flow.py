@@ -171,11 +171,51 @@ def _critical(paths):
     return dict(from_cell=src, to_cell=dst, delay_ns=sum(s.get("delay", 0) for s in steps))
 
 
-def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
-    """Synthesize, place and route the accelerator alone; pack a bitstream; return the report."""
+def _pnr_commands(board: Board, seed: int, tag: str = "") -> tuple:
+    """nextpnr and pack commands for the synthesized ``top.json`` with ``seed``; files carry
+    ``tag`` (one set per seed)."""
+    if board.family == "ecp5":
+        pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
+                                      "--json", "top.json", "--textcfg", f"top{tag}.config", "--freq",
+                                      str(board.target_mhz), "--report", f"report_pnr{tag}.json", "--seed", str(seed),
+                                      "--lpf-allow-unconstrained", "--timing-allow-fail"]
+        pack = tool("ecppack") + ["--compress", f"top{tag}.config", f"top{tag}.bit"]
+        return pnr, pack, f"top{tag}.bit"
+    pnr = tool("nextpnr-ice40") + [f"--{board.device}", "--package", board.package, "--json", "top.json",
+                                   "--asc", f"top{tag}.asc", "--pcf", "top.pcf", "--pcf-allow-unconstrained",
+                                   "--freq", str(board.target_mhz), "--report", f"report_pnr{tag}.json", "--seed",
+                                   str(seed), "--timing-allow-fail"]
+    pack = tool("icepack") + [f"top{tag}.asc", f"top{tag}.bin"]
+    return pnr, pack, f"top{tag}.bin"
+
+
+def place_route_seed(board_name: str, out_dir: str, seed: int) -> dict:
+    """Place and route (and pack) ``out_dir/top.json`` for one nextpnr seed: the report of that
+    seed (a Dask job of ``build_accel(seeds=...)``; its log is ``build-seed<N>.log``)."""
+    from .boards import get
+    board = get(board_name)
+    out_dir = Path(out_dir)
+    tag = f"-seed{seed}"
+    logfile = out_dir / f"build{tag}.log"
+    logfile.write_text("")
+    pnr, pack, bit = _pnr_commands(board, seed, tag)
+    t0 = time.perf_counter()
+    _run(pnr, out_dir, None, f"nextpnr-{board.family} seed {seed}", logfile)
+    _run(pack, out_dir, None, f"bitstream seed {seed}", logfile)
+    rep = parse_nextpnr_report(out_dir / f"report_pnr{tag}.json", board)
+    return dict(seed=seed, fmax_mhz=rep["fmax_mhz"], critical_path=rep["critical_path"],
+                resources=rep["resources"], bitstream=str(out_dir / bit), synth_s=round(time.perf_counter() - t0, 1))
+
+
+def build_accel(pipeline, board: Board, out_dir: Path, log=print, seeds=(1,), scheduler=None) -> dict:
+    """Synthesize, place and route the accelerator alone; pack a bitstream; return the report.
+    ``seeds``: nextpnr seeds, each placed and routed on its own (several: as Dask jobs, a local
+    cluster or ``scheduler``); the report's Fmax is the lowest over them (timing met on one seed
+    only is not met), with each seed's figure beside it."""
     from lepton_hdl.sim.verilator import to_verilog
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = tuple(seeds)
     # every tool runs inside out_dir on relative file names: YoWASP's sandbox has a private /tmp,
     # so absolute paths there would not be found
     logfile = out_dir / "build.log"
@@ -191,30 +231,41 @@ def build_accel(pipeline, board: Board, out_dir: Path, log=print) -> dict:
         _run(tool("yosys") + ["-q", "-l", "yosys.log", "-p", f"read_verilog top.v; {PRE_SYNTH}; {synth} -top top -json top.json"],
              out_dir, log, label, logfile)
     synthesize("synth_ecp5" if board.family == "ecp5" else "synth_ice40 -dsp", f"Yosys synth_{board.family}")
-    if board.family == "ecp5":
-        pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
-                                      "--json", "top.json", "--textcfg", "top.config", "--freq", str(board.target_mhz),
-                                      "--report", "report_pnr.json", "--seed", "1", "--lpf-allow-unconstrained",
-                                      "--timing-allow-fail"]
-        pack = tool("ecppack") + ["--compress", "top.config", "top.bit"]
-        bit = "top.bit"
-    else:
+    if board.family == "ice40":
         (out_dir / "top.pcf").write_text(f"set_frequency sys_clk {board.target_mhz}\n")
-        pnr = tool("nextpnr-ice40") + [f"--{board.device}", "--package", board.package, "--json", "top.json",
-                                       "--asc", "top.asc", "--pcf", "top.pcf", "--pcf-allow-unconstrained",
-                                       "--freq", str(board.target_mhz), "--report", "report_pnr.json", "--seed", "1",
-                                       "--timing-allow-fail"]
-        pack = tool("icepack") + ["top.asc", "top.bin"]
-        bit = "top.bin"
-    _run(pnr, out_dir, log, f"nextpnr-{board.family} (place and route at {board.target_mhz:g} MHz)", logfile)
-    _run(pack, out_dir, log, "bitstream", logfile)
-    rep = parse_nextpnr_report(out_dir / "report_pnr.json", board)
+    if len(seeds) == 1:
+        pnr, pack, bit = _pnr_commands(board, seeds[0])
+        _run(pnr, out_dir, log, f"nextpnr-{board.family} (place and route at {board.target_mhz:g} MHz, seed {seeds[0]})",
+             logfile)
+        _run(pack, out_dir, log, "bitstream", logfile)
+        rep = parse_nextpnr_report(out_dir / "report_pnr.json", board)
+        per_seed = [dict(seed=seeds[0], fmax_mhz=rep["fmax_mhz"], critical_path=rep["critical_path"],
+                         bitstream=str(out_dir / bit))]
+    else:
+        from .jobs import client, run_all
+        log(f"[build] nextpnr-{board.family} at {board.target_mhz:g} MHz on seeds {', '.join(map(str, seeds))} "
+            f"(Dask; logs {out_dir}/build-seed<N>.log)")
+        cl = client(scheduler, log=log)
+        try:
+            res = run_all(cl, place_route_seed, {f"seed {sd}": dict(board_name=board.name, out_dir=str(out_dir), seed=sd)
+                                                 for sd in seeds}, log=log)
+        finally:
+            cl.close()
+        bad = {k: v["error"] for k, v in res.items() if "error" in v}
+        if bad:
+            raise RuntimeError(f"place and route failed: {bad}")
+        per_seed = [res[f"seed {sd}"] for sd in seeds]
+        rep = dict(resources=per_seed[0]["resources"])
+        worst = min(per_seed, key=lambda r: r["fmax_mhz"] or 0)
+        rep.update(fmax_mhz=worst["fmax_mhz"], critical_path=worst["critical_path"])
+        bit = Path(per_seed[0]["bitstream"]).name
     if board.family == "ice40":
         # nextpnr counts iCE40 logic cells (LUT + FF pairs); the flip-flops are in the netlist
         ffs = _count_cells(out_dir / "top.json", "SB_DFF", prefix=True)
         rep["resources"]["FF"] = dict(used=ffs, available=board.available["FF"])
     report = dict(board=board.name, kind="accel-only", model=pipeline.name, device=board.device,
                   package=board.package, target_mhz=board.target_mhz, fmax_mhz=rep["fmax_mhz"],
+                  seeds={str(r["seed"]): r["fmax_mhz"] for r in per_seed},
                   resources=rep["resources"], critical_path=rep["critical_path"], estimate=est,
                   cycles_per_frame=pipeline.bound_cycles,
                   fps_at_fmax=(rep["fmax_mhz"] * 1e6 / pipeline.bound_cycles) if rep["fmax_mhz"] else None,

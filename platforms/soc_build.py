@@ -208,7 +208,7 @@ def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print) -> di
     return dict(firmware=fw, images=n, main_ram=size, extent=need)
 
 
-def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=None) -> dict:
+def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=None, seed=1) -> dict:
     """SoC + accelerator bitstream for ``board``. ``demo``: ``(x, labels, label_names)``, test
     images for firmware that the bitstream boots straight into (ECP5; ``board_firmware``)."""
     from litex.soc.integration.builder import Builder
@@ -245,7 +245,7 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
     platform.toolchain._yosys_cmds += ["hierarchy -top {build_name}", "proc", BOOTH_YOSYS]
     builder = Builder(soc, output_dir=str(out_dir), compile_software=True, compile_gateware=True)
     with _redirect_output(out_dir / "build.log"):
-        builder.build()
+        builder.build(seed=seed)
     if fw["firmware"] is not None:
         _check_same_map(out_dir / "firmware-headers" / "csr.csv", out_dir / "csr.csv", fw)
     text = (out_dir / "build.log").read_text(errors="replace")
@@ -261,7 +261,7 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
     demo_rep["load"] = [f"openFPGALoader --board {board.openfpgaloader or board.name} {bit}",
                         f"litex_term /dev/ttyUSB0 --kernel {fw['firmware'] or 'firmware.bin'}"]
     return dict(board=board.name, kind="soc", model=pipeline.name, cpu=f"{cpu_type} {cpu_variant}", **flash,
-                sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=rep["fmax_mhz"],
+                sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=rep["fmax_mhz"], seeds={str(seed): rep["fmax_mhz"]},
                 resources=rep["resources"], estimate=est, cycles_per_frame=pipeline.bound_cycles,
                 demo=demo_rep, bitstream=bit, build_s=round(time.perf_counter() - t0, 1))
 

@@ -271,7 +271,7 @@ class ConvOp(Op):
         from ..hw.mac import MACArray
         Hp, Wp, _ = p.padded_shape
         kh, kw = p.kernel
-        return kh * Wp + kw + 2 * p.cycles_per_window + MACArray.LATENCY + 4
+        return kh * Wp + kw + 2 * p.cycles_per_window + MACArray.latency_of(p) + 4
 
     def buffering(self, p):
         from ..hw.window import ring_rows
