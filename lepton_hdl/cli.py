@@ -175,14 +175,15 @@ def cmd_soc(args):
     golden_acc = None
     if y is not None:
         golden_acc = top1(pipe.golden(x), y)
-    ok = v is not None and "mismatches" in v and v["mismatches"] == 0 and v.get("images") == len(x)
+    ok = (v is not None and v.get("verdict") == "PASS" and "mismatches" in v and v["mismatches"] == 0
+          and v.get("images") == len(x))
     report = dict(model=spec.name, board="sim", fit=fit.name if fit else None, cpu=" ".join(run.cpu), images=len(x), ok=ok,
                   bits=dict(w=pipe.graph.meta["w_bits"], a=pipe.graph.meta["a_bits"]),
                   multipliers=pipe.bench()["resources"]["mult"], wall_s=round(wall, 1),
                   total_s=round(time.perf_counter() - t0, 1))
     if v:
         acc = v.get("correct", 0) / max(1, v.get("images", 1)) if y is not None else None
-        report.update(accuracy=acc, golden_accuracy=golden_acc, mismatches=v.get("mismatches"),
+        report.update(verdict=v.get("verdict"), accuracy=acc, golden_accuracy=golden_acc, mismatches=v.get("mismatches"),
                       accel_cycles_per_inference=v.get("accel_cycles_per_inference"),
                       cpu_cycles_per_inference=v.get("cpu_cycles_per_inference"),
                       speedup=(v["cpu_cycles_per_inference"] / v["accel_cycles_per_inference"]

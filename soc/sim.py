@@ -110,6 +110,15 @@ def _tail(path, n=40):
         return ""
 
 
+def env_tools_on_path():
+    """Tools installed in this Python's environment (meson, ninja, yowasp-*) are found like
+    system ones by LiteX's build scripts."""
+    import sys
+    envbin = os.path.dirname(sys.executable)
+    if envbin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = envbin + os.pathsep + os.environ.get("PATH", "")
+
+
 def _log(log, msg):
     if log:
         log(msg)
@@ -128,10 +137,12 @@ def _generator_sources() -> list:
     return sorted(set(files))
 
 
-def build_firmware(pipeline, x, labels, soc_dir: Path, label_names=None, log=None, fw_dir=None) -> Path:
+def build_firmware(pipeline, x, labels, soc_dir: Path, label_names=None, log=None, fw_dir=None,
+                   defines=()) -> Path:
     """Generate the model/data headers and build the demo firmware with RISC-V GCC against the
     LiteX build folder ``soc_dir`` (its generated headers, linker regions and libraries);
-    returns ``firmware.bin``."""
+    returns ``firmware.bin``. ``defines``: extra ``NAME=VALUE`` preprocessor definitions (the
+    tests' fault injection, ``LEPTON_INJECT_FAULT=image``)."""
     from lepton_hdl.codegen_c import write_firmware_sources
     from lepton_hdl.firmware import FIRMWARE_DIR
     fw = Path(fw_dir or Path(soc_dir) / "firmware")
@@ -141,8 +152,9 @@ def build_firmware(pipeline, x, labels, soc_dir: Path, label_names=None, log=Non
             shutil.copy(f, fw / f.name)
     write_firmware_sources(pipeline, x, labels, fw, label_names=label_names)
     _log(log, f"[firmware] building with {shutil.which('riscv64-unknown-elf-gcc')} (-O3), {len(x)} images")
-    r = subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={Path(soc_dir).resolve()}", "-j2"],
-                       capture_output=True, text=True)
+    subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={Path(soc_dir).resolve()}", "clean"], capture_output=True)
+    r = subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={Path(soc_dir).resolve()}", "-j2",
+                        "EXTRA_CFLAGS=" + " ".join(f"-D{d}" for d in defines)], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"firmware build failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}")
     return fw / "firmware.bin"
@@ -248,6 +260,7 @@ class SimRun:
         """Generate the SoC, build the BIOS/libraries and the Verilator model (skipped when the
         same pipeline was built before)."""
         self._check_tools()
+        env_tools_on_path()
         stamp = self.dir / ".built"
         if stamp.exists() and (self.gateware / "obj_dir" / "Vsim").exists():
             _log(self.log, f"[soc] reusing SoC build {self.dir}")
@@ -280,9 +293,10 @@ class SimRun:
         stamp.write_text("ok\n")
         _log(self.log, f"[soc] SoC built in {time.perf_counter() - t0:.0f} s")
 
-    def build_firmware(self, x, labels, label_names=None):
+    def build_firmware(self, x, labels, label_names=None, defines=()):
         """Generate the model/data headers and build the firmware with RISC-V GCC."""
-        return build_firmware(self.pipeline, x, labels, self.dir, label_names=label_names, log=self.log)
+        return build_firmware(self.pipeline, x, labels, self.dir, label_names=label_names, log=self.log,
+                              defines=defines)
 
     def load_firmware(self, binary: Path):
         """Write the firmware into the main RAM init file the simulator reads at start."""
@@ -298,14 +312,36 @@ class SimRun:
     def run(self, timeout_s=600, on_line=None, until=None):
         """Run the simulator until the firmware ends it (or the console prints a line matching
         regular expression ``until``: a board's firmware cannot end a simulation); returns the
-        console text."""
+        console text. The timeout holds whether or not the console prints (a reader thread
+        feeds the lines; the wait for the next one is bounded by what is left)."""
+        import queue
+        import threading
         exe = self.gateware / "obj_dir" / "Vsim"
         t0 = time.perf_counter()
         proc = subprocess.Popen([str(exe)], cwd=self.gateware, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1)
+        q = queue.Queue()
+
+        def reader():
+            for line in proc.stdout:
+                q.put(line)
+            q.put(None)
+        threading.Thread(target=reader, daemon=True).start()
         lines = []
         try:
-            for line in proc.stdout:
+            while True:
+                left = timeout_s - (time.perf_counter() - t0)
+                try:
+                    line = q.get(timeout=max(left, 0.01))
+                except queue.Empty:
+                    line = ""
+                if line is None:
+                    break
+                if line == "" and time.perf_counter() - t0 >= timeout_s:
+                    proc.kill()
+                    lines.append(f"\nLEPTON-ERROR simulation timeout after {timeout_s:g} s "
+                                 f"({'no console output' if not lines else 'console silent since its last line'})\n")
+                    break
                 lines.append(line)
                 text = line.strip("\r\n")
                 if on_line and text.strip():
@@ -315,7 +351,7 @@ class SimRun:
                     break
                 if time.perf_counter() - t0 > timeout_s:
                     proc.kill()
-                    lines.append(f"\nLEPTON-ERROR simulation timeout after {timeout_s} s\n")
+                    lines.append(f"\nLEPTON-ERROR simulation timeout after {timeout_s:g} s\n")
                     break
             proc.wait(timeout=30)
         finally:

@@ -100,3 +100,37 @@ def test_board_firmware_too_big_is_reported(tmp_path):
     tight = boards.Board(**{**board.__dict__, "available": {**board.available, "BRAM": 30}})
     fw = board_firmware(pipe, tight, tmp_path / "i5", (spec.x_eval[:4], spec.y_eval[:4], spec.labels))
     assert fw["firmware"] is None and "KiB" in fw["reason"]
+
+
+def test_fault_injection_and_silent_console(tmp_path):
+    """Faults are seen: one wrong output word injected after the accelerator's run makes the
+    firmware's verdict FAIL with exactly one mismatch; and a SoC whose console goes silent (no
+    firmware: the BIOS jumps into empty main RAM) is stopped by the runner's timeout."""
+    for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
+        require_tool(tool)
+    import time
+    import lepton_hdl
+    from lepton_hdl.models import load
+    from lepton_hdl.soc.sim import SimRun, parse_verdict
+    spec = load("digits")
+    pipe = lepton_hdl.compile(spec.model, spec.samples, max_multipliers=24, name="digits")
+    run = SimRun(pipe, build_root=tmp_path / "build", images=3, log=print)
+    run.build_soc()
+    fw = run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
+                            defines=("LEPTON_INJECT_FAULT=1",))
+    run.load_firmware(fw)
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert v is not None and v["verdict"] == "FAIL" and v["mismatches"] == 1, text[-2000:]
+    assert "image   1:" in text and "MISMATCH" in text
+    # the same firmware without the fault passes (the fault, not the build, made it fail)
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels))
+    v = parse_verdict(run.run(timeout_s=600)[0])
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(bytes(64))
+    run.load_firmware(empty)
+    t0 = time.perf_counter()
+    text, _ = run.run(timeout_s=20)
+    assert time.perf_counter() - t0 < 60
+    assert "LEPTON-ERROR simulation timeout after 20 s (console silent" in text and parse_verdict(text) is None
