@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Per board: resources, Fmax (nextpnr), cycles per frame and FPS at Fmax, for the digits
-accelerator alone and (ECP5) the whole SoC with it, so the SoC's own share is visible.
+"""Per (model, board): resources, Fmax (nextpnr, seeds named), cycles per frame, inferences/s,
+latency and accuracy, with the published anchor figure beside it.
 
-    python bench/boards.py [--boards colorlight_i5,icebreaker] [--no-soc]
+    python bench/boards.py [--only digits/colorlight_i5/accel,...] [--reuse] [--out build/bench-boards]
 
-Resources and Fmax are nextpnr's figures (seed 1); cycles per frame is the pipeline bound,
-equal to the measured figure in simulation (bench/compile.py); frames/s is at Fmax for the
-accelerator alone and at the system clock for a SoC. ``--reuse`` tabulates existing reports.
+Each row is one `lepton-hdl build` (its report in ``OUT/<model>-<board>-<kind>/report.json``);
+``--reuse`` tabulates the reports already there and builds nothing. Resources and Fmax are
+nextpnr's; an accelerator-alone row placed and routed on several seeds gives the lowest Fmax;
+cycles per frame is the pipeline's bound, equal to the cycles measured in simulation; a SoC row's
+inferences/s are at the system clock it was built for (50 MHz on ECP5) and at its Fmax. Writes
+``bench/boards.md``.
 """
 import argparse
 import json
@@ -14,60 +17,88 @@ import subprocess
 import sys
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+RESNET8 = "lepton_hdl/examples/resnet8.py:factory"
 
-def run(args_list):
-    subprocess.run([sys.executable, "-m", "lepton_hdl.cli", *args_list], check=True, stdout=subprocess.DEVNULL)
+# (model name, MODEL argument, board, kind, extra build arguments)
+ROWS = [
+    ("digits", "digits", "colorlight_i5", "accel", ["--accel-only", "--seed", "1,2,3"]),
+    ("digits", "digits", "colorlight_i5", "soc", ["--bits", "7"]),
+    ("digits", "digits", "ulx3s", "soc", []),
+    ("digits", "digits", "icebreaker", "accel", ["--accel-only", "--seed", "1,2,3"]),
+    ("resnet8", RESNET8, "ulx3s", "soc", []),
+]
+
+# published figures for the same task on other FPGAs (MLPerf Tiny and the papers' own)
+ANCHORS = {
+    "digits": "-",
+    "resnet8": "fpgaconvnet, ZedBoard XC7Z020: 2,431 inf/s; hls4ml RN08, PYNQ-Z2: 130.8 inf/s (MLPerf Tiny)",
+    "dscnn": "fpgaconvnet, ZedBoard: 3,088 inf/s (MLPerf Tiny v1.1)",
+}
+
+
+def build(model_arg, board, out, extra):
+    cmd = [sys.executable, "-m", "lepton_hdl.cli", "build", "--board", board, "--model", model_arg,
+           "--out", str(out), *extra]
+    print("  $ lepton-hdl " + " ".join(cmd[3:]), file=sys.stderr, flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def row(model, board, kind, r) -> str:
+    res = r["resources"]
+
+    def f(k):
+        v = res.get(k)
+        return f"{v['used']:,}/{v['available']:,}" if v else "-"
+    seeds = r.get("seeds") or {"1": r.get("fmax_mhz")}
+    fmax = r.get("fmax_mhz") or 0
+    seed_txt = ", ".join(f"{v:.1f}" for v in seeds.values() if v) if len(seeds) > 1 else ""
+    fmax_txt = f"{fmax:.1f}" + (f" (lowest of seeds {','.join(seeds)}: {seed_txt})" if seed_txt else
+                                f" (seed {next(iter(seeds))})")
+    cyc = r["cycles_per_frame"]
+    if r.get("kind") == "soc":
+        ips = f"{r['target_mhz'] * 1e6 / cyc:,.0f} at {r['target_mhz']:g} MHz; {fmax * 1e6 / cyc:,.0f} at Fmax"
+        what = f"SoC ({r.get('cpu', 'cpu')}) + accelerator"
+        demo = r.get("demo") or {}
+        if demo.get("boots") == "demo":
+            what += f", boots the demo ({demo['images']} images)"
+        elif demo:
+            what += ", boots the BIOS"
+    else:
+        ips = f"{r['fps_at_fmax']:,.0f} at Fmax" if r.get("fps_at_fmax") else "-"
+        what = "accelerator alone"
+    lat = f"{r['latency_cycles']:,} cycles = {r['latency_us']:.1f} us" if r.get("latency_us") else "-"
+    bits = f"w{r['bits']['w']}/a{r['bits']['a']}" if r.get("bits") else "-"
+    acc = r.get("accuracy") or {}
+    acc_txt = (f"{100 * acc['golden']:.2f}% (float {100 * acc['float']:.2f}%)" if acc.get("golden") is not None
+               else "-")
+    return (f"| {model} | {board} | {what} | {bits} | {f('LUT')} | {f('FF')} | {f('BRAM')} | {f('DSP')} | {fmax_txt} "
+            f"| {cyc:,} | {ips} | {lat} | {acc_txt} | {ANCHORS.get(model, '-')} |")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--boards", default="colorlight_i5,icebreaker")
-    ap.add_argument("--no-soc", action="store_true")
-    ap.add_argument("--out", default="build/bench-boards")
+    ap.add_argument("--only", help="model/board/kind,... rows to build (default: all)")
     ap.add_argument("--reuse", action="store_true", help="tabulate the reports already in --out, build nothing")
+    ap.add_argument("--out", default="build/bench-boards")
+    ap.add_argument("--md", default=str(HERE / "boards.md"))
     a = ap.parse_args()
-    rows = []
-    for board in a.boards.split(","):
-        kinds = [("accel-only", ["--accel-only"])]
-        if not a.no_soc and board != "icebreaker":
-            kinds.append(("SoC + accel", []))
-        for kind, extra in kinds:
-            out = Path(a.out) / f"{board}-{'accel' if extra else 'soc'}"
-            if not a.reuse:
-                print(f"  {board} {kind} ...", file=sys.stderr, flush=True)
-                run(["build", "--board", board, "--model", "digits", "--out", str(out), *extra])
-            elif not (out / "report.json").exists():
-                continue
-            rows.append((board, kind, json.loads((out / "report.json").read_text())))
-    print("| board | build | bits | accuracy | LUT | FF | BRAM | DSP | Fmax (MHz) | target (MHz) | cycles/frame "
-          "| frames/s | build (s) |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for board, kind, r in rows:
-        res = r["resources"]
-
-        def f(k):
-            v = res.get(k)
-            return f"{v['used']}/{v['available']}" if v else "-"
-        if r.get("kind") == "soc":       # the SoC runs the accelerator at its system clock
-            fps = f"{r['target_mhz'] * 1e6 / r['cycles_per_frame']:,.0f} (at {r['target_mhz']:g} MHz)"
-        else:
-            fps = f"{r['fps_at_fmax']:,.0f}" if r.get("fps_at_fmax") else "-"
-        bits = f"w{r['bits']['w']}/a{r['bits']['a']}" if r.get("bits") else "-"
-        acc = f"{100 * r['accuracy']['golden']:.2f}%" if r.get("accuracy") else "-"
-        print(f"| {board} | {kind} | {bits} | {acc} | {f('LUT')} | {f('FF')} | {f('BRAM')} | {f('DSP')} | "
-              f"{r['fmax_mhz']:.1f} | {r['target_mhz']:g} | {r['cycles_per_frame']} | {fps} | {r['build_s']:.0f} |")
-    # the SoC's own share: SoC build minus the accelerator alone, per board
-    by = {(b, k): r for b, k, r in rows}
-    share = [(b, by[(b, "SoC + accel")], by[(b, "accel-only")]) for b, k, _ in rows
-             if k == "accel-only" and (b, "SoC + accel") in by]
-    if share:
-        print()
-        print("| board | SoC's own share (SoC build - accelerator alone) |")
-        print("|---|---|")
-        for b, soc, acc in share:
-            d = {k: soc["resources"][k]["used"] - acc["resources"][k]["used"]
-                 for k in ("LUT", "FF", "BRAM", "DSP") if k in soc["resources"] and k in acc["resources"]}
-            print(f"| {b} | " + ", ".join(f"{k} {v:+,}" for k, v in d.items()) + " |")
+    only = set(a.only.split(",")) if a.only else None
+    lines = ["| model | board | build | bits | LUT | FF | BRAM | DSP | Fmax (MHz) | cycles/frame | inf/s "
+             "| one frame alone (accelerator) | accuracy | anchor |",
+             "|---|---|---|---|---:|---:|---:|---:|---|---:|---|---|---|---|"]
+    for model, arg, board, kind, extra in ROWS:
+        out = Path(a.out) / f"{model}-{board}-{kind}"
+        if not a.reuse and (only is None or f"{model}/{board}/{kind}" in only):
+            build(arg, board, out, extra)
+        rep = out / "report.json"
+        if not rep.exists():
+            print(f"  {model}/{board}/{kind}: no report in {out}", file=sys.stderr)
+            continue
+        lines.append(row(model, board, kind, json.loads(rep.read_text())))
+    text = "\n".join(lines) + "\n"
+    Path(a.md).write_text(f"Generated by `python bench/boards.py` (nextpnr's resources and Fmax).\n\n{text}")
+    print(text)
     return 0
 
 

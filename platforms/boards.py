@@ -49,7 +49,7 @@ BOARDS = {
         "icebreaker", Family.ICE40, "up5k", "sg48", None, 12.0, 24.0,
         dict(LUT=5280, FF=5280, BRAM=30, DSP=8), "icebreaker",
         "iCEBreaker (iCE40UP5K-SG48), 12 MHz oscillator. Digits at 8 bits needs ~6,100 LCs "
-        "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.1% test accuracy (float 96.9%). "
+        "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.4% test accuracy (float 97.5%). "
         "Its SoC runs SERV (bit-serial RV32I; its multiply/divide unit is not packaged): VexRiscv lite alone "
         "fills about 90% of the UP5K",
         w_bits=6, a_bits=5, cpu=("serv", "standard"), openfpgaloader="icebreaker"),

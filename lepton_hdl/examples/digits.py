@@ -1,13 +1,19 @@
 """A small CNN trained on scikit-learn's ``load_digits`` (real 8x8 handwritten digits).
 
 conv3x3 1->8, ReLU, maxpool 2, conv3x3 8->16, ReLU, maxpool 2, linear 64->10. Fixed split
-(1437 train / 360 held out, stratified, ``random_state=0``), fixed seed; trains in a few
-seconds on a CPU and is cached in ``~/.cache/lepton_hdl`` (``LEPTON_CACHE``).
+(1437 train / 360 held out, stratified, ``random_state=0``), fixed seed.
+
+The trained weights ship with the package (``lepton_hdl/data/digits.pt``, 11 kB): training is
+not bit-reproducible across machines (thread counts, BLAS), so every figure in the README is for
+these weights. Training is an explicit command::
+
+    python -m lepton_hdl.examples.digits --train [--out FILE]
+
+(a few seconds on a CPU; ``--out`` defaults to the shipped file).
 """
 from __future__ import annotations
 
-import hashlib
-import inspect
+from pathlib import Path
 
 import numpy as np
 
@@ -43,11 +49,6 @@ def build():
     return DigitsNet()
 
 
-def _key():
-    src = inspect.getsource(build) + inspect.getsource(train) + f"{EPOCHS}{SEED}"
-    return hashlib.sha256(src.encode()).hexdigest()[:12]
-
-
 def train(model, xtr, ytr, epochs=EPOCHS, seed=SEED):
     import torch
     torch.manual_seed(seed)
@@ -68,27 +69,46 @@ def train(model, xtr, ytr, epochs=EPOCHS, seed=SEED):
     return model.eval()
 
 
-def trained_model(log=None):
-    """The trained model (from the cache when present)."""
+WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "digits.pt"
+
+
+def trained_model(log=None, path: Path = WEIGHTS):
+    """The trained model: the weights shipped with the package."""
     import torch
-    from ..sim.verilator import cache_dir
+    from ..errors import ModelError
     model = build()
-    path = cache_dir() / f"digits-{_key()}.pt"
-    if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval()
-    if log:
-        log(f"[digits] training on load_digits ({EPOCHS} epochs, seed {SEED}); cached at {path}")
-    xtr, ytr, _, _ = dataset()
+    if not path.exists():
+        raise ModelError(f"digits: no trained weights at {path}; train them with "
+                         f"`python -m lepton_hdl.examples.digits --train`")
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()
+
+
+def train_and_save(out: Path = WEIGHTS, log=print) -> Path:
+    """Train the model (fixed split and seed) and save its weights to ``out``."""
+    import torch
+    log(f"[digits] training on load_digits ({EPOCHS} epochs, seed {SEED}) -> {out}")
+    xtr, ytr, xte, yte = dataset()
     torch.set_num_threads(1)
-    train(model, xtr, ytr)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.rename(path)
-    return model
+    model = train(build(), xtr, ytr)
+    with torch.no_grad():
+        acc = float((model(torch.from_numpy(xte)).argmax(1).numpy() == yte).mean())
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out)
+    log(f"[digits] float accuracy {100 * acc:.2f}% on the 360 held-out images; saved {out}")
+    return out
 
 
 def factory(log=None):
     """``(model, calibration samples, (x_test, y_test), labels)`` for the CLI."""
     xtr, _, xte, yte = dataset()
     return trained_model(log), xtr[:256], (xte, yte), LABELS
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description="train the digits example and save its weights")
+    ap.add_argument("--train", action="store_true", required=True)
+    ap.add_argument("--out", default=str(WEIGHTS))
+    train_and_save(Path(ap.parse_args().out))
