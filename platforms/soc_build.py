@@ -43,15 +43,23 @@ def _wrappers(bin_dir: Path):
     if envbin not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = envbin + os.pathsep + os.environ.get("PATH", "")
     bin_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack", "icepack"):
-        cmd = tool(name)
+    # the real tools, never a wrapper of an earlier call (a wrapper that execs itself spins)
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = os.pathsep.join(p for p in saved.split(os.pathsep)
+                                         if not (Path(p) / "yosys").is_file() or not p.endswith("toolbin"))
+    try:
+        cmds = {name: tool(name) for name in ("yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack", "icepack")}
+    finally:
+        os.environ["PATH"] = saved
+    for name, cmd in cmds.items():
         p = bin_dir / name
         if name == "nextpnr-ice40":
             p.write_text(_NEXTPNR_ICE40.format(python=sys.executable, cmd=list(cmd)))
         else:
             p.write_text(f"#!/bin/sh\nexec {' '.join(cmd)} \"$@\"\n")
         p.chmod(p.stat().st_mode | stat.S_IEXEC)
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    if str(bin_dir) not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
 def parse_nextpnr_log(text: str, board: Board) -> dict:

@@ -115,3 +115,22 @@ def test_explore_pareto(tmp_path):
     est = picked.estimate().total
     assert [mine[k] for k in ("LUT", "FF", "BRAM", "DSP")] == [est[k] for k in ("LUT", "FF", "BRAM", "DSP")]
     assert (out / "pareto.png").stat().st_size > 10000 and "**picked**" in (out / "pareto.md").read_text()
+
+
+def test_tool_wrappers_twice_in_one_process():
+    """A board build writes wrappers for the tools LiteX calls by name; a second call in the same
+    process (the demo firmware's software build, then the bitstream's) must still point them at
+    the real tools, not at the wrappers themselves (a wrapper that execs itself spins for ever)."""
+    import os
+    import subprocess
+    from lepton_hdl.platforms.soc_build import _wrappers
+    out = Path(__file__).resolve().parent.parent / "build" / "test-wrappers" / "toolbin"
+    saved = os.environ["PATH"]
+    try:
+        _wrappers(out)
+        _wrappers(out)
+        r = subprocess.run([str(out / "yosys"), "-V"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "Yosys" in r.stdout, r.stderr
+        assert str(out) not in (out / "yosys").read_text()
+    finally:
+        os.environ["PATH"] = saved
