@@ -134,3 +134,42 @@ def test_fault_injection_and_silent_console(tmp_path):
     text, _ = run.run(timeout_s=20)
     assert time.perf_counter() - t0 < 60
     assert "LEPTON-ERROR simulation timeout after 20 s (console silent" in text and parse_verdict(text) is None
+
+
+def test_build_cache_key_covers_every_input():
+    """Every input that shapes the simulated SoC's gateware changes its build folder (the cache
+    key): bits, folding, FIFO depths, weights, the image count (main RAM size), the CPU and the
+    memory map. No build runs here: the folders are compared."""
+    import copy
+    import dataclasses
+    import lepton_hdl
+    from lepton_hdl.models import load
+    from lepton_hdl.soc.sim import SimRun
+    spec = load("digits")
+    base = lepton_hdl.compile(spec.model, spec.samples, max_multipliers=24, name="digits")
+
+    def folder(pipe=base, **kw):
+        return SimRun(pipe, build_root="build/soc-keytest", log=None, **{"images": 4, **kw}).dir
+
+    ref = folder()
+    assert folder() == ref                                  # deterministic
+    variants = {
+        "bits": lepton_hdl.compile(spec.model, spec.samples, max_multipliers=24, bits=7, name="digits"),
+        "folding": lepton_hdl.compile(spec.model, spec.samples, max_multipliers=48, name="digits"),
+    }
+    g = base.graph
+    n = next(n for n in g.nodes if "row_fifo" in n.attrs)
+    fifo = copy.copy(base)
+    fifo.graph = g.replace(n.with_(attrs=dict(n.attrs, row_fifo=n.attrs["row_fifo"] + 1)))
+    variants["fifo depth"] = fifo
+    conv = next(n for n in g.nodes if n.params is not None and hasattr(n.params, "weight"))
+    w = conv.params.weight.copy()
+    w.flat[0] = -w.flat[0] if w.flat[0] else 1
+    weights = copy.copy(base)
+    weights.graph = g.replace(conv.with_(params=dataclasses.replace(conv.params, weight=w)))
+    variants["weights"] = weights
+    for what, pipe in variants.items():
+        assert folder(pipe) != ref, what
+    assert folder(images=400) != ref, "main RAM size"
+    assert folder(cpu=("serv", "standard")) != ref, "CPU"
+    assert folder(memory=dict(rom=0x8000, sram=0x2000, main_ram=0x8000)) != ref, "memory map"
