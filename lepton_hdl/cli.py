@@ -192,6 +192,13 @@ def cmd_soc(args):
                       latency_speedup=(v["cpu_cycles_per_inference"] / v["accel_latency_cycles"]
                                        if v.get("accel_latency_cycles") else None),
                       bound_cycles=pipe.bound_cycles)
+        bench = pipe.bench()
+        macs = bench["macs"]
+        report.update(macs=macs, lut_estimate=int(pipe.estimate().total["LUT"]),
+                      cpu_cycles_per_mac=(v["cpu_cycles_per_inference"] / macs
+                                          if macs and v.get("cpu_cycles_per_inference") else None),
+                      accel_macs_per_cycle=(macs / v["accel_cycles_per_inference"]
+                                            if v.get("accel_cycles_per_inference") else None))
         if acc is not None and golden_acc is not None and abs(acc - golden_acc) > 1e-9:
             ok = report["ok"] = False
             log(f"[soc] accuracy {acc} differs from the golden model's {golden_acc} on the same images")
