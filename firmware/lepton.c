@@ -45,6 +45,18 @@ int lepton_wait(uint64_t timeout_cycles) {
   return 0;
 }
 
+int lepton_abort(void) {
+  lepton_abort_write(1);        /* the datapath and DMA engines reset once no bus cycle is in flight */
+  for (int i = 0; i < 100000; i++) {
+    if (!(lepton_status_read() & 1)) {
+      lepton_ev_pending_write(lepton_ev_pending_read());   /* no stale done event */
+      return 0;
+    }
+  }
+  printf("LEPTON-ERROR abort did not complete (a DMA bus cycle never ended)\n");
+  return -1;
+}
+
 uint32_t lepton_hw_cycles(void) { return lepton_cycles_read(); }
 
 int32_t lepton_output(const uint32_t *frame, int i) {

@@ -8,6 +8,9 @@ void lepton_run(const void *src, void *dst, uint32_t frames);
 /* Wait for done; returns 0, or -1 if the accelerator did not finish within `timeout_cycles`
    (it then prints the status instead of hanging). */
 int lepton_wait(uint64_t timeout_cycles);
+/* Stop the running job at once (a timeout, a new request): the accelerator is reset, weights
+   kept, and the next lepton_run is exact. Returns 0, or -1 if it did not complete. */
+int lepton_abort(void);
 /* Cycles the last run took, counted by the accelerator (start to last output word). */
 uint32_t lepton_hw_cycles(void);
 /* Element `i` of an output frame in DMA layout, sign-extended when the output is signed. */

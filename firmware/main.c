@@ -58,6 +58,17 @@ int main(void) {
   if (lepton_wait(1000000)) { printf("LEPTON-VERDICT status=hung\n"); finish(); }
   uint64_t latency = cycles_now() - t0;
 
+#ifdef LEPTON_TEST_ABORT
+  /* robustness test: a job whose wait times out (the driver must say so, not hang), aborted in
+     the middle of a frame; the runs below must still be exact */
+  poison(&accel_out[0][0], N_IMAGES * OUT_WORDS);
+  lepton_run(images_dma, accel_out, N_IMAGES);
+  if (lepton_wait(LEPTON_TEST_ABORT) == 0) printf("LEPTON-TEST wait did not time out\n");
+  else printf("LEPTON-TEST wait timed out after %d cycles\n", LEPTON_TEST_ABORT);
+  if (lepton_abort()) { printf("LEPTON-VERDICT verdict=FAIL status=abort\n"); finish(); }
+  printf("LEPTON-TEST aborted: status busy=%lu\n", (unsigned long)(lepton_status_read() & 1));
+#endif
+
   /* 2. Accelerator, all images back to back (the pipeline overlaps them). */
   poison(&accel_out[0][0], N_IMAGES * OUT_WORDS);
   t0 = cycles_now();

@@ -14,6 +14,9 @@ src       RW 32  byte address of the first input frame in main RAM
 dst       RW 32  byte address for the first output frame
 frames    RW 32  number of frames to stream back to back
 start     W      write 1: start (ignored and ``error`` set while busy or frames == 0)
+abort     W      write 1: stop the job: no new bus cycle starts, and once none is in flight the
+                 pipeline, its converters and both DMA engines are reset (weights stay) and
+                 busy drops; the next start runs exact
 status    R      bit 0 busy, bit 1 done (since the last start), bit 2 error
 cycles    R 32   clock cycles from start to the last output word written
 ========  =====  ==========================================================
@@ -23,7 +26,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import add
 
-from migen import If, Signal
+from migen import If, ResetInserter, Signal
 
 from litex.gen import LiteXModule
 from litex.soc.cores.dma import WishboneDMAReader, WishboneDMAWriter
@@ -74,10 +77,11 @@ class LeptonAccelerator(LiteXModule):
     cycles it took, a done event raises the IRQ."""
 
     def __init__(self, core, layout: StreamLayout, rd_bus, wr_bus):
-        self.core = core
+        # every stateful part of the datapath can be reset by the abort CSR
+        self.core = ResetInserter()(core)
         self.layout = layout
-        self.reader = WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16)
-        self.writer = WishboneDMAWriter(wr_bus, endianness="big")
+        self.reader = ResetInserter()(WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16))
+        self.writer = ResetInserter()(WishboneDMAWriter(wr_bus, endianness="big"))
         self.irq = Signal()
         self.add_csr()
         # # #
@@ -85,9 +89,18 @@ class LeptonAccelerator(LiteXModule):
         self.total_in, self.total_out = Signal(32), Signal(32)
         self.rd_count, self.wr_count = Signal(32), Signal(32)
         self.start = self._start.re & self._start.r[0]
+        # abort: no new bus cycle is started; once neither DMA engine has one in flight (a
+        # dropped cycle could leave its slave's late ack to the next master), the datapath is
+        # reset for a cycle and busy drops
+        self.abort_req = Signal()
+        self.abort = Signal()
+        self.comb += self.abort.eq(self.abort_req & ~rd_bus.cyc & ~wr_bus.cyc)
+        self.sync += If(self._abort.re & self._abort.r[0], self.abort_req.eq(1)).Elif(self.abort, self.abort_req.eq(0))
         self.add_ctrl()
         self.add_input()
         self.add_output()
+        self.comb += [m.reset.eq(self.abort) for m in (self.core, self.reader, self.writer, self.in_conv,
+                                                        self.out_conv)]
 
     def add_csr(self):
         """The firmware interface (``firmware/lepton.c``), one register a line."""
@@ -95,6 +108,7 @@ class LeptonAccelerator(LiteXModule):
         self._dst = CSRStorage(32, description="Byte address for the output frames.")
         self._frames = CSRStorage(32, description="Frames to process.")
         self._start = CSR()
+        self._abort = CSR()
         self._status = CSRStatus(fields=[
             CSRField("busy", size=1), CSRField("done", size=1), CSRField("error", size=1)])
         self._cycles = CSRStatus(32, description="Cycles from start to the last output word.")
@@ -117,7 +131,8 @@ class LeptonAccelerator(LiteXModule):
             self.irq.eq(self.ev.irq),
         ]
         self.sync += [
-            If(self.start,
+            If(self.abort, busy.eq(0), done.eq(0)
+            ).Elif(self.start,
                 If(busy | (self._frames.storage == 0), error.eq(1)).Else(
                     busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), self.rd_count.eq(0), self.wr_count.eq(0),
                     self.total_in.eq(_times(self._frames.storage, L.in_words)),
@@ -132,13 +147,13 @@ class LeptonAccelerator(LiteXModule):
         L, core, reader = self.layout, self.core, self.reader
         rd_count, total_in = self.rd_count, self.total_in
         self.comb += [
-            reader.sink.valid.eq(self.busy & (rd_count < total_in)),
+            reader.sink.valid.eq(self.busy & ~self.abort_req & (rd_count < total_in)),
             reader.sink.address.eq(self._src.storage[2:] + rd_count),
             reader.sink.last.eq(rd_count == total_in - 1),
         ]
         self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
         in_w = len(core.sink.data)
-        self.in_conv = in_conv = stream.Converter(32, L.in_pad)
+        self.in_conv = in_conv = ResetInserter()(stream.Converter(32, L.in_pad))
         self.comb += [reader.source.connect(in_conv.sink, omit={"last", "first"})]
         if L.in_pad < 32:
             # skip the padding chunks after a frame's last pixel
@@ -153,7 +168,7 @@ class LeptonAccelerator(LiteXModule):
             self.sync += [
                 If(in_conv.source.valid & in_conv.source.ready,
                     If(chunk == chunks - 1, chunk.eq(0)).Else(chunk.eq(chunk + 1))),
-                If(self.start & ~self.busy, chunk.eq(0)),
+                If((self.start & ~self.busy) | self.abort, chunk.eq(0)),
             ]
         else:
             self.comb += [
@@ -166,12 +181,12 @@ class LeptonAccelerator(LiteXModule):
         """Pipeline -> padded pixels -> 32-bit words -> DMA writer; finish when every word of
         the job is written."""
         L, core, writer = self.layout, self.core, self.writer
-        self.out_conv = out_conv = stream.Converter(L.out_pad, 32)
+        self.out_conv = out_conv = ResetInserter()(stream.Converter(L.out_pad, 32))
         self.comb += [
             out_conv.sink.valid.eq(core.source.valid),
             out_conv.sink.data.eq(core.source.data),
             core.source.ready.eq(out_conv.sink.ready),
-            writer.sink.valid.eq(out_conv.source.valid),
+            writer.sink.valid.eq(out_conv.source.valid & ~self.abort_req),
             writer.sink.data.eq(out_conv.source.data),
             writer.sink.address.eq(self._dst.storage[2:] + self.wr_count),
             out_conv.source.ready.eq(writer.sink.ready),

@@ -104,8 +104,10 @@ def test_board_firmware_too_big_is_reported(tmp_path):
 
 def test_fault_injection_and_silent_console(tmp_path):
     """Faults are seen: one wrong output word injected after the accelerator's run makes the
-    firmware's verdict FAIL with exactly one mismatch; and a SoC whose console goes silent (no
-    firmware: the BIOS jumps into empty main RAM) is stopped by the runner's timeout."""
+    firmware's verdict FAIL with exactly one mismatch; a job whose wait times out is reported by
+    the driver and aborted mid-job, and the accelerator then runs exact; and a SoC whose console
+    goes silent (no firmware: the BIOS jumps into empty main RAM) is stopped by the runner's
+    timeout."""
     for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
         require_tool(tool)
     import time
@@ -127,6 +129,15 @@ def test_fault_injection_and_silent_console(tmp_path):
     run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels))
     v = parse_verdict(run.run(timeout_s=600)[0])
     assert v["verdict"] == "PASS" and v["mismatches"] == 0
+    # a wait that times out (the driver reports it, it does not hang), an abort in the middle of
+    # the job, then every run exact
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
+                                         defines=("LEPTON_TEST_ABORT=700",)))
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert "LEPTON-TEST wait timed out after 700 cycles" in text and "LEPTON-ERROR accelerator hung" in text, text[-3000:]
+    assert "LEPTON-TEST aborted: status busy=0" in text
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
     empty = tmp_path / "empty.bin"
     empty.write_bytes(bytes(64))
     run.load_firmware(empty)
