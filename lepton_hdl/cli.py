@@ -332,16 +332,9 @@ def add_model_args(p):
     p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures and --fps")
 
 
-def _tools_on_path():
-    """Tools installed in this environment (meson, ninja, yowasp-*) are found like system ones."""
-    import os
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-
-
 def main(argv=None):
-    _tools_on_path()
+    from .toolpath import env_tools_on_path
+    env_tools_on_path()
     ap = argparse.ArgumentParser(prog="lepton-hdl", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("compile", help="compile MODEL to Verilog, test vectors and a report")

@@ -125,3 +125,39 @@ def write_firmware_sources(pipeline, x, labels, out_dir: Path, label_names=None)
     (out_dir / "model.h").write_text(h)
     (out_dir / "model.c").write_text(c)
     (out_dir / "data.h").write_text(data_h(pipeline, x, labels, label_names))
+
+
+HOST_HARNESS = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include "model.h"
+int main(void) {
+  static model_in_t x[MODEL_IN_SIZE];
+  static int32_t y[MODEL_OUT_SIZE];
+  int n;
+  if (scanf("%d", &n) != 1) return 2;
+  for (int k = 0; k < n; k++) {
+    for (int i = 0; i < MODEL_IN_SIZE; i++) { int v; if (scanf("%d", &v) != 1) return 2; x[i] = v; }
+    model_infer(x, y);
+    for (int i = 0; i < MODEL_OUT_SIZE; i++) printf("%d ", (int)y[i]);
+    printf("\n");
+  }
+  return 0;
+}
+"""
+
+
+def run_host_c(pipe, q, workdir: Path, opt: str = "-O2") -> np.ndarray:
+    """The generated C reference compiled with the host's gcc (``-Wall -Werror``) and run on
+    integer inputs ``q`` (stream layout): outputs, one row a frame."""
+    import subprocess
+    h, c = model_c(pipe)
+    workdir = Path(workdir)
+    (workdir / "model.h").write_text(h)
+    (workdir / "model.c").write_text(c)
+    (workdir / "main.c").write_text(HOST_HARNESS)
+    subprocess.run(["gcc", opt, "-Wall", "-Werror", "-o", "ref", "main.c", "model.c"], cwd=workdir, check=True,
+                   capture_output=True)
+    inp = f"{len(q)}\n" + "\n".join(" ".join(str(int(v)) for v in xi.reshape(-1)) for xi in q) + "\n"
+    out = subprocess.run(["./ref"], cwd=workdir, input=inp, capture_output=True, text=True, check=True).stdout
+    return np.array([[int(v) for v in line.split()] for line in out.splitlines()])

@@ -18,7 +18,6 @@ stalls equals the golden model on every element, and cycles equal the bound).
 """
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,41 +203,6 @@ def build(spec: Spec):
     return model.eval(), x
 
 
-C_HARNESS = r"""
-#include <stdio.h>
-#include <stdint.h>
-#include "model.h"
-int main(void) {
-  static model_in_t x[MODEL_IN_SIZE];
-  static int32_t y[MODEL_OUT_SIZE];
-  int n;
-  if (scanf("%d", &n) != 1) return 2;
-  for (int k = 0; k < n; k++) {
-    for (int i = 0; i < MODEL_IN_SIZE; i++) { int v; if (scanf("%d", &v) != 1) return 2; x[i] = v; }
-    model_infer(x, y);
-    for (int i = 0; i < MODEL_OUT_SIZE; i++) printf("%d ", (int)y[i]);
-    printf("\n");
-  }
-  return 0;
-}
-"""
-
-
-def run_c(pipe, q, workdir: Path) -> np.ndarray:
-    """The generated C reference (host gcc) on integer inputs ``q``: outputs, one row a frame."""
-    from .codegen_c import model_c
-    h, c = model_c(pipe)
-    workdir = Path(workdir)
-    (workdir / "model.h").write_text(h)
-    (workdir / "model.c").write_text(c)
-    (workdir / "main.c").write_text(C_HARNESS)
-    subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", "ref", "main.c", "model.c"], cwd=workdir, check=True,
-                   capture_output=True)
-    inp = f"{len(q)}\n" + "\n".join(" ".join(str(int(v)) for v in xi.reshape(-1)) for xi in q) + "\n"
-    out = subprocess.run(["./ref"], cwd=workdir, input=inp, capture_output=True, text=True, check=True).stdout
-    return np.array([[int(v) for v in line.split()] for line in out.splitlines()])
-
-
 def compile_spec(spec: Spec):
     import lepton_hdl
     model, x = build(spec)
@@ -252,6 +216,7 @@ def check(spec: Spec, levels=("float", "c", "rtl"), workdir=None) -> dict:
     (mismatching elements, summed over the levels), or raises if the graph does not compile
     (a bug too: every drawn graph is valid)."""
     import torch
+    from .codegen_c import run_host_c
     model, x, pipe = compile_spec(spec)
     out = dict(mismatches=0, checked=0, spec=str(spec), bound=pipe.bound_cycles)
     q = pipe.quantize_input(x[:6])
@@ -268,7 +233,7 @@ def check(spec: Spec, levels=("float", "c", "rtl"), workdir=None) -> dict:
         out["checked"] += bad.size
     if "c" in levels:
         with tempfile.TemporaryDirectory() as d:
-            got = run_c(pipe, q, Path(workdir or d))
+            got = run_host_c(pipe, q, Path(workdir or d))
         bad = got != want.reshape(len(q), -1)
         out["c_mismatches"] = int(bad.sum())
         out["mismatches"] += int(bad.sum())

@@ -39,9 +39,8 @@ def _wrappers(bin_dir: Path):
     """LiteX calls yosys, nextpnr-*, ecppack, icepack by name: point those at YoWASP (and finds
     meson and ninja in this Python's environment)."""
     import sys
-    envbin = os.path.dirname(sys.executable)
-    if envbin not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = envbin + os.pathsep + os.environ.get("PATH", "")
+    from lepton_hdl.toolpath import env_tools_on_path
+    env_tools_on_path()
     bin_dir.mkdir(parents=True, exist_ok=True)
     # the real tools, never a wrapper of an earlier call (a wrapper that execs itself spins)
     saved = os.environ["PATH"]

@@ -20,6 +20,7 @@ from litex.soc.integration.common import get_mem_data
 from litex.soc.integration.soc_core import SoCCore
 
 from lepton_hdl.ops import params_digest
+from lepton_hdl.toolpath import env_tools_on_path
 
 from .integration import CSR_MAP, add_lepton
 
@@ -108,15 +109,6 @@ def _tail(path, n=40):
         return "".join(Path(path).read_text(errors="replace").splitlines(True)[-n:])
     except OSError:
         return ""
-
-
-def env_tools_on_path():
-    """Tools installed in this Python's environment (meson, ninja, yowasp-*) are found like
-    system ones by LiteX's build scripts."""
-    import sys
-    envbin = os.path.dirname(sys.executable)
-    if envbin not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = envbin + os.pathsep + os.environ.get("PATH", "")
 
 
 def _log(log, msg):

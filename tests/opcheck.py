@@ -2,47 +2,18 @@
 under Verilator with stalls, golden == the generated C (host gcc)."""
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import torch
 
 import lepton_hdl
 from blockcheck import assert_equal
 from conftest import require_tool
-from lepton_hdl.codegen_c import model_c
-
-HARNESS = r"""
-#include <stdio.h>
-#include <stdint.h>
-#include "model.h"
-int main(void) {
-  static model_in_t x[MODEL_IN_SIZE];
-  static int32_t y[MODEL_OUT_SIZE];
-  int n;
-  if (scanf("%d", &n) != 1) return 2;
-  for (int k = 0; k < n; k++) {
-    for (int i = 0; i < MODEL_IN_SIZE; i++) { int v; if (scanf("%d", &v) != 1) return 2; x[i] = v; }
-    model_infer(x, y);
-    for (int i = 0; i < MODEL_OUT_SIZE; i++) printf("%d ", (int)y[i]);
-    printf("\n");
-  }
-  return 0;
-}
-"""
-
+from lepton_hdl.codegen_c import run_host_c
 
 def run_c(pipe, q, tmp_path):
     """The generated C reference on integer inputs ``q`` (stream layout): outputs, flattened."""
     require_tool("gcc")
-    h, c = model_c(pipe)
-    (tmp_path / "model.h").write_text(h)
-    (tmp_path / "model.c").write_text(c)
-    (tmp_path / "main.c").write_text(HARNESS)
-    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-o", "ref", "main.c", "model.c"], cwd=tmp_path, check=True)
-    inp = f"{len(q)}\n" + "\n".join(" ".join(str(int(v)) for v in xi.reshape(-1)) for xi in q) + "\n"
-    out = subprocess.run(["./ref"], cwd=tmp_path, input=inp, capture_output=True, text=True, check=True).stdout
-    return np.array([[int(v) for v in line.split()] for line in out.splitlines()])
+    return run_host_c(pipe, q, tmp_path)
 
 
 def float_error(model, pipe, x) -> float:

@@ -104,13 +104,12 @@ def size_fifos(g: Graph) -> Graph:
         if depth and 2 * n.op.cycles(n.params) > bound:
             nodes[n.name] = n.with_(attrs=dict(n.attrs, row_fifo=max(2, depth)))
         elif depth and _refuses_while_computing(n.params):
-            # pixels arrive every bound / frame cycles on average; the FIFO holds those that
-            # arrive while it computes (its steps), plus one
-            frame = depth
-            interval = bound / frame
+            # (its row FIFO is its frame) pixels arrive every bound / frame cycles on average; the
+            # FIFO holds those that arrive while it computes (its steps), plus one
+            interval = bound / depth
             if n.params.cycles_per_window > interval:
                 need = math.ceil(n.params.cycles_per_window / interval) + 1
-                nodes[n.name] = n.with_(attrs=dict(n.attrs, row_fifo=max(2, min(frame, need))))
+                nodes[n.name] = n.with_(attrs=dict(n.attrs, row_fifo=max(2, min(depth, need))))
     g = g.with_nodes([nodes[n.name] for n in g.nodes])
     for n in g.nodes:           # in order: a join's FIFOs count in later joins' paths
         if len(n.inputs) > 1:
