@@ -194,6 +194,13 @@ def cmd_soc(args):
                       bound_cycles=pipe.bound_cycles)
         bench = pipe.bench()
         macs = bench["macs"]
+        tuned = v.get("cpu_tuned_cycles_per_inference")
+        report.update(cpu_tuned_cycles_per_inference=tuned,
+                      speedup_tuned=(tuned / v["accel_cycles_per_inference"]
+                                     if tuned and v.get("accel_cycles_per_inference") else None),
+                      latency_speedup_tuned=(tuned / v["accel_latency_cycles"]
+                                             if tuned and v.get("accel_latency_cycles") else None),
+                      cpu_tuned_cycles_per_mac=tuned / macs if tuned and macs else None)
         report.update(macs=macs, lut_estimate=int(pipe.estimate().total["LUT"]),
                       cpu_cycles_per_mac=(v["cpu_cycles_per_inference"] / macs
                                           if macs and v.get("cpu_cycles_per_inference") else None),
@@ -211,7 +218,9 @@ def cmd_soc(args):
     log(f"[soc] {'PASS' if ok else 'FAIL'}: {len(x)} images, mismatches {v.get('mismatches')}, "
         f"accel {v.get('accel_cycles_per_inference')} vs CPU {v.get('cpu_cycles_per_inference')} cycles/inference "
         f"(speedup {report.get('speedup') or 0:.0f}x back to back, {report.get('latency_speedup') or 0:.0f}x "
-        f"for one image alone){' as built for ' + fit.name if fit else ''}, {report['total_s']} s in all")
+        f"for one image alone), vs tuned C {v.get('cpu_tuned_cycles_per_inference')} "
+        f"({report.get('speedup_tuned') or 0:.0f}x / {report.get('latency_speedup_tuned') or 0:.0f}x)"
+        f"{' as built for ' + fit.name if fit else ''}, {report['total_s']} s in all")
     return 0 if ok else 1
 
 

@@ -2,7 +2,10 @@
 
 * ``model.h`` / ``model.c``: a plain-C integer inference (``model_infer``), one function per
   layer (``Op.c_function``) with every size a compile-time constant, the exact arithmetic of
-  ``docs/arithmetic.md``. This is both the bit-exact reference and the CPU baseline.
+  ``docs/arithmetic.md``. This is both the bit-exact reference and the first CPU baseline.
+  ``model_infer_tuned`` is the second: the same arithmetic written as a careful user would by
+  hand (``Op.c_tuned``: window loops split into an interior with no per-tap bounds checks and
+  a border), sharing the parameter arrays.
 * ``data.h``: N test images (for the CPU: one element a byte; for the DMA: packed words),
   their labels and the golden model's outputs.
 """
@@ -36,7 +39,7 @@ def model_c(pipeline) -> tuple[str, str]:
     size = {n.name: n.shape[0] * n.shape[1] * n.shape[2] for n in g.nodes}
     buf = {}
     parts = [PRELUDE]
-    calls = []
+    calls, tuned_calls = [], []
     inp = g.input
     for n in g.nodes:
         if n.op.arity == 0:
@@ -50,12 +53,18 @@ def model_c(pipeline) -> tuple[str, str]:
         buf[n.name] = b
         ins = [buf[i] for i in n.inputs]
         fn = f"layer_{_ident(n.name)}"      # prefixed: a node may be called exp, out, tanh, ...
-        parts.append(n.op.c_function(n.params, fn, [types[i] for i in n.inputs], types[n.name]))
+        in_ctypes = [types[i] for i in n.inputs]
+        parts.append(n.op.c_function(n.params, fn, in_ctypes, types[n.name]))
+        tuned = n.op.c_tuned(n.params, fn + "_t", fn, in_ctypes, types[n.name])
+        if tuned:
+            parts.append(tuned)
         calls.append(f"  {fn}({', '.join(ins)}, {b});")
+        tuned_calls.append(f"  {fn + '_t' if tuned else fn}({', '.join(ins)}, {b});")
     out = g[g.output]
-    parts.append(f"""
-void model_infer(const {types[inp.name]} *in, int32_t *out) {{
-{chr(10).join(calls)}
+    for entry, body in (("model_infer", calls), ("model_infer_tuned", tuned_calls)):
+        parts.append(f"""
+void {entry}(const {types[inp.name]} *in, int32_t *out) {{
+{chr(10).join(body)}
   for (int i = 0; i < MODEL_OUT_SIZE; i++) out[i] = {buf[out.name]}[i];
 }}
 """)
@@ -70,7 +79,10 @@ void model_infer(const {types[inp.name]} *in, int32_t *out) {{
 #define MODEL_OUT_BITS {out.qtype.type.bits}
 #define MODEL_OUT_SIGNED {int(out.qtype.type.signed)}
 typedef {types[inp.name]} model_in_t;
+/* the reference: the layers' plain loops (also the first CPU baseline) */
 void model_infer(const model_in_t *in, int32_t *out);
+/* the second CPU baseline, same results: windowed loops split into interior and border */
+void model_infer_tuned(const model_in_t *in, int32_t *out);
 #endif
 """
     return header, "".join(parts)
@@ -133,13 +145,16 @@ HOST_HARNESS = r"""
 #include "model.h"
 int main(void) {
   static model_in_t x[MODEL_IN_SIZE];
-  static int32_t y[MODEL_OUT_SIZE];
+  static int32_t y[MODEL_OUT_SIZE], t[MODEL_OUT_SIZE];
   int n;
   if (scanf("%d", &n) != 1) return 2;
   for (int k = 0; k < n; k++) {
     for (int i = 0; i < MODEL_IN_SIZE; i++) { int v; if (scanf("%d", &v) != 1) return 2; x[i] = v; }
     model_infer(x, y);
+    model_infer_tuned(x, t);
     for (int i = 0; i < MODEL_OUT_SIZE; i++) printf("%d ", (int)y[i]);
+    printf("\n");
+    for (int i = 0; i < MODEL_OUT_SIZE; i++) printf("%d ", (int)t[i]);
     printf("\n");
   }
   return 0;
@@ -149,15 +164,24 @@ int main(void) {
 
 def run_host_c(pipe, q, workdir: Path, opt: str = "-O2") -> np.ndarray:
     """The generated C reference compiled with the host's gcc (``-Wall -Werror``) and run on
-    integer inputs ``q`` (stream layout): outputs, one row a frame."""
+    integer inputs ``q`` (stream layout): outputs, one row a frame. The tuned entry point runs
+    on every frame too; any difference from the reference raises ``AssertionError``."""
     import subprocess
     h, c = model_c(pipe)
     workdir = Path(workdir)
     (workdir / "model.h").write_text(h)
     (workdir / "model.c").write_text(c)
     (workdir / "main.c").write_text(HOST_HARNESS)
-    subprocess.run(["gcc", opt, "-Wall", "-Werror", "-o", "ref", "main.c", "model.c"], cwd=workdir, check=True,
-                   capture_output=True)
+    cc = subprocess.run(["gcc", opt, "-Wall", "-Werror", "-o", "ref", "main.c", "model.c"], cwd=workdir,
+                        capture_output=True, text=True)
+    if cc.returncode:
+        raise RuntimeError(f"the generated C does not compile ({workdir}):\n{cc.stderr[-3000:]}")
     inp = f"{len(q)}\n" + "\n".join(" ".join(str(int(v)) for v in xi.reshape(-1)) for xi in q) + "\n"
     out = subprocess.run(["./ref"], cwd=workdir, input=inp, capture_output=True, text=True, check=True).stdout
-    return np.array([[int(v) for v in line.split()] for line in out.splitlines()])
+    rows = np.array([[int(v) for v in line.split()] for line in out.splitlines()])
+    plain, tuned = rows[0::2], rows[1::2]
+    if not np.array_equal(plain, tuned):
+        k = int(np.argwhere(plain != tuned)[0][0])
+        raise AssertionError(f"model_infer_tuned differs from model_infer on frame {k}: "
+                             f"{tuned[k].tolist()} vs {plain[k].tolist()}")
+    return plain

@@ -222,7 +222,8 @@ class Op:
     ``latency`` (upper bound of a lone frame beyond ``cycles``), ``buffering`` (input pixels it
     absorbs before it must emit), ``estimate(p)``, ``hardware(p, opts)`` (the Migen stream
     block, ``sinks`` in input order and ``source``) and ``c_function(p, name, in_ctypes,
-    out_ctype)``. Which of these an op must define follows from its flags
+    out_ctype)``, and optionally ``c_tuned`` (the second CPU baseline). Which of these an op
+    must define follows from its flags
     (``required_methods``); ``register`` refuses an op that lacks one.
     """
     name: str = ""
@@ -287,6 +288,13 @@ class Op:
 
     def macs(self, p) -> int:
         return 0
+
+    def c_tuned(self, p, f, plain, in_ctypes, y) -> Optional[str]:
+        """The second CPU baseline: C function ``f`` computing what ``c_function``'s ``plain``
+        computes, as a careful user would write it by hand (windowed loops split into an
+        interior without per-tap bounds checks and a border), reading ``plain``'s parameter
+        arrays. None: ``plain`` is already that."""
+        return None
 
     # -- folding (speed against cost) -----------------------------------------------------
     def foldings(self, p) -> list:

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from ..arith import IntType, MULT_BITS, quantize_multipliers, signed_bits_for
-from ..csrc import rq_call, window_loop
+from ..csrc import rq_call, split_window, window_loop
 from ..params import Requant, Windowed, apply_requant, check_input, pair_of, shape3, windows
 from .base import LaneFolded, Match, Op, OpParams, apply_clamp, arg, fail, lanes_of, pair, register
 
@@ -193,6 +193,37 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
 {window_loop(H, W, p.kernel, p.stride, p.padding, body, 8)}        y[(oy * {Wo} + ox) * {C} + c] = {res};
       }}
 }}
+"""
+
+    def c_tuned(self, p, f, plain, in_ctypes, y):
+        x = in_ctypes[0]
+        H, W, C = p.in_shape
+        Ho, Wo, _ = p.out_shape
+        kh, kw = p.kernel
+        if p.takes_max:
+            init, step = str(p.in_type.qmin), "{ const int v = xp[c]; if (v > m) m = v; }"
+            res = "m"
+        else:
+            init, step = "0", "m += xp[c];"
+            rq = p.requant
+            res = rq_call("m", rq.channel_mult(C)[0], rq.shift, rq.lo, rq.hi)
+
+        def per_pixel(interior):
+            ky = f"int ky = 0; ky < {kh}; ky++" if interior else "int ky = ky0; ky < ky1; ky++"
+            kx = f"int kx = 0; kx < {kw}; kx++" if interior else "int kx = kx0; kx < kx1; kx++"
+            return [f"{y} *yp = y + (oy * {Wo} + ox) * {C};",
+                    f"for (int c = 0; c < {C}; c++) {{",
+                    f"  int32_t m = {init};",
+                    f"  for ({ky})",
+                    f"    for ({kx}) {{",
+                    f"      const {x} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C};",
+                    f"      {step}",
+                    "    }",
+                    f"  yp[c] = {res};",
+                    "}"]
+        return f"""
+static void {f}(const {x} *restrict x, {y} *restrict y) {{
+{split_window(H, W, (Ho, Wo), p.kernel, p.stride, p.padding, per_pixel)}}}
 """
 
     def _avg_params(self, node, x, kind, kernel, stride, padding, q):
