@@ -57,6 +57,8 @@ int lepton_abort(void) {
   return -1;
 }
 
+void lepton_pause(int on) { lepton_pause_write(on ? 1 : 0); }
+
 uint32_t lepton_hw_cycles(void) { return lepton_cycles_read(); }
 
 int32_t lepton_output(const uint32_t *frame, int i) {

@@ -11,6 +11,9 @@ int lepton_wait(uint64_t timeout_cycles);
 /* Stop the running job at once (a timeout, a new request): the accelerator is reset, weights
    kept, and the next lepton_run is exact. Returns 0, or -1 if it did not complete. */
 int lepton_abort(void);
+/* Hold (1) or resume (0) the input DMA: a held job takes no new input, so its pipeline stalls
+   and lepton_wait times out if the hold outlasts it. */
+void lepton_pause(int on);
 /* Cycles the last run took, counted by the accelerator (start to last output word). */
 uint32_t lepton_hw_cycles(void);
 /* Element `i` of an output frame in DMA layout, sign-extended when the output is signed. */

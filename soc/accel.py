@@ -19,6 +19,8 @@ abort     W      write 1: stop the job: no new bus cycle starts, and once none i
                  busy drops; the next start runs exact
 status    R      bit 0 busy, bit 1 done (since the last start), bit 2 error
 cycles    R 32   clock cycles from start to the last output word written
+pause     RW 1   1: the input DMA starts no new read (the CPU keeps the bus; a job then waits,
+                 and its wait times out if the pause outlasts it); 0: it resumes
 ========  =====  ==========================================================
 """
 from __future__ import annotations
@@ -112,6 +114,7 @@ class LeptonAccelerator(LiteXModule):
         self._status = CSRStatus(fields=[
             CSRField("busy", size=1), CSRField("done", size=1), CSRField("error", size=1)])
         self._cycles = CSRStatus(32, description="Cycles from start to the last output word.")
+        self._pause = CSRStorage(1, description="1: the input DMA starts no new read; 0: it resumes.")
         self.ev = EventManager()
         self.ev.done = EventSourcePulse(description="All frames written.")
         self.ev.finalize()
@@ -147,7 +150,7 @@ class LeptonAccelerator(LiteXModule):
         L, core, reader = self.layout, self.core, self.reader
         rd_count, total_in = self.rd_count, self.total_in
         self.comb += [
-            reader.sink.valid.eq(self.busy & ~self.abort_req & (rd_count < total_in)),
+            reader.sink.valid.eq(self.busy & ~self.abort_req & ~self._pause.storage & (rd_count < total_in)),
             reader.sink.address.eq(self._src.storage[2:] + rd_count),
             reader.sink.last.eq(rd_count == total_in - 1),
         ]

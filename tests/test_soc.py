@@ -105,7 +105,8 @@ def test_board_firmware_too_big_is_reported(tmp_path):
 def test_fault_injection_and_silent_console(tmp_path):
     """Faults are seen: one wrong output word injected after the accelerator's run makes the
     firmware's verdict FAIL with exactly one mismatch; a job whose wait times out is reported by
-    the driver and aborted mid-job, and the accelerator then runs exact; and a SoC whose console
+    the driver and aborted mid-job, and the accelerator then runs exact; a job that can never
+    finish makes the driver return its timeout error; and a SoC whose console
     goes silent (no firmware: the BIOS jumps into empty main RAM) is stopped by the runner's
     timeout."""
     for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
@@ -137,6 +138,15 @@ def test_fault_injection_and_silent_console(tmp_path):
     v = parse_verdict(text)
     assert "LEPTON-TEST wait timed out after 700 cycles" in text and "LEPTON-ERROR accelerator hung" in text, text[-3000:]
     assert "LEPTON-TEST aborted: status busy=0" in text
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+    # a job that can never finish (its input DMA held): the driver's wait returns a timeout error
+    # with the normal timeout, the accelerator still busy; aborted, every run after is exact
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
+                                         defines=("LEPTON_TEST_STUCK=1",)))
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert "LEPTON-TEST stuck job: wait returned a timeout error, status busy=1" in text, text[-3000:]
+    assert "LEPTON-ERROR accelerator hung" in text
     assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
     empty = tmp_path / "empty.bin"
     empty.write_bytes(bytes(64))
