@@ -103,6 +103,26 @@ def quantize_multipliers(real: np.ndarray, mult_bits: int = MULT_BITS) -> tuple[
     return mults, shift
 
 
+# weights in RAM: a layer's requant shift is fixed by the build, its multipliers are runtime
+# values; quantized this many bits below the multiplier's range, a model loaded later may have
+# requant scales up to 2**RAM_HEADROOM_BITS times the built model's
+RAM_HEADROOM_BITS = 3
+
+
+def multipliers_at_shift(real, shift: int, mult_bits: int = MULT_BITS) -> tuple:
+    """``M_c = round(r_c * 2**shift)`` for a shift fixed in advance (weights in RAM); raises
+    ``ValueError`` when one does not fit ``mult_bits - 1`` bits."""
+    real = np.asarray(real, dtype=np.float64).reshape(-1)
+    if real.size == 0 or np.any(real < 0) or not np.all(np.isfinite(real)):
+        raise ValueError(f"requant multipliers must be finite and >= 0, got {real}")
+    limit = (1 << (mult_bits - 1)) - 1
+    mults = tuple(int(math.floor(r * 2.0 ** shift + 0.5)) for r in real)
+    if max(mults) > limit:
+        raise ValueError(f"requant scale {float(real.max()):.3g} needs a multiplier of {max(mults)} at the "
+                         f"build's shift {shift}, beyond {limit} ({max(mults) / limit:.1f}x the room the build left)")
+    return mults
+
+
 def round_shift(x: np.ndarray, shift: int) -> np.ndarray:
     """``(x + 2**(shift-1)) >> shift``: round half up, arithmetic shift (int64)."""
     x = np.asarray(x, dtype=np.int64)

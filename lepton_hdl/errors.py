@@ -31,6 +31,11 @@ class InputError(LeptonError):
     a non-positive cycle target or budget, bit widths out of range, an unknown board."""
 
 
+class WeightsError(LeptonError):
+    """A weight image that does not suit a build: another topology, bit widths or parameter
+    ranges (the message names the first difference and the layer), or a corrupt image."""
+
+
 class ToolMissing(RuntimeError):
     """An external tool (Verilator, RISC-V GCC, Yosys, nextpnr) is not installed."""
 

@@ -73,6 +73,7 @@ class Pipeline:
         self.compile_s = compile_s
         self._verilator = None
         self.fit = None                  # the board test that chose the folding (compile(board=...))
+        self.source_model = None         # the module compiled (weights in RAM: a state dict's home)
 
     def estimate(self, family=None, dsp_tiles=None):
         """The resource estimate (``resources.Estimate``) generated for ``family`` with
@@ -122,14 +123,126 @@ class Pipeline:
         xs = to_stream_layout(x, n.shape, n.flat)
         return self._out([floatref.execute(self.float_graph, xi) for xi in xs])
 
+    # -- weights in RAM -----------------------------------------------------------------
+    @property
+    def weights(self) -> str:
+        """``"rom"`` (parameters frozen into the gateware) or ``"ram"`` (written at run time)."""
+        return self.graph.meta.get("weights", "rom")
+
+    @property
+    def param_layout(self) -> list:
+        """Weights in RAM: ``[(node, memory, width, depth)]`` of every parameter memory, in the
+        order the loader writes them (empty with weights in ROM)."""
+        from .hw.mac import runtime_memories
+        return [(n.name, name, width, len(words)) for n in self.graph.nodes
+                if n.params is not None and getattr(n.params, "runtime", False)
+                for name, width, words in runtime_memories(n.params)]
+
+    @property
+    def param_words(self) -> int:
+        """32-bit words of a weight image's payload for this build."""
+        return sum(-(-width // 32) * depth for _, _, width, depth in self.param_layout)
+
+    def compatible(self, model, samples, name=None) -> "Pipeline":
+        """Weights in RAM: ``model`` (a module, or a state dict for the model this pipeline was
+        compiled from) as it runs on this build's gateware: quantised with its own calibration
+        (``samples``, a float batch) at the build's requant shifts and folded as the build.
+        ``WeightsError`` naming the first difference when its topology, bit widths, clamps or
+        parameter ranges do not suit the build."""
+        import copy
+        from collections.abc import Mapping
+        from . import weights as W
+        from .errors import WeightsError
+        from .frontend import trace
+        from .passes import default_passes, run_passes
+        if self.weights != "ram":
+            raise WeightsError(f"'{self.name}' was compiled with weights in ROM: compile it with weights='ram' "
+                               f"(--weights ram) to load other weights at run time")
+        if isinstance(model, Mapping):
+            if self.source_model is None:
+                raise WeightsError("a state dict needs the module it belongs to: pass the model instead")
+            m = copy.deepcopy(self.source_model)
+            try:
+                m.load_state_dict(model)
+            except Exception as e:
+                raise WeightsError(f"the state dict does not fit '{self.name}': {str(e).splitlines()[0]}") from None
+            model = m
+        meta = self.graph.meta
+        check_inputs(model, samples, w_bits=meta["w_bits"], a_bits=meta["a_bits"])
+        import torch
+        xs = torch.as_tensor(_to_numpy(samples), dtype=torch.float32)
+        try:
+            g = trace(model, xs)
+        except Exception as e:
+            raise WeightsError(f"the model does not trace like '{self.name}': {e}") from None
+        n = g.input
+        if tuple(n.shape) != tuple(self.input_node.shape):
+            raise WeightsError(f"the model's input is {tuple(n.shape)}, the build's {tuple(self.input_node.shape)}")
+        fold = {nd.name: tuple(nd.op.folding(nd.params).values()) for nd in self.graph.nodes
+                if nd.params is not None and nd.op.folding(nd.params) is not None}
+        shifts = {nd.name: nd.params.requant.shift for nd in self.graph.nodes
+                  if nd.params is not None and getattr(nd.params, "runtime", False)}
+        passes = default_passes(list(to_stream_layout(xs.numpy(), n.shape, n.flat)), meta["w_bits"], meta["a_bits"],
+                                weights="ram", fixed_shifts=shifts)
+        try:
+            fg = run_passes(g, passes[:2])
+            qg = run_passes(fg, passes[2:3])
+        except WeightsError:
+            raise
+        except ValueError as e:
+            raise WeightsError(f"the model does not suit the build: {e}") from None
+        built = W.signature(self.graph)
+        # the build's folding and buffers, then the same signature or the first difference
+        nodes = []
+        names = {nd.name: nd for nd in self.graph.nodes}
+        for nd in qg.nodes:
+            b = names.get(nd.name)
+            if b is not None and nd.params is not None and nd.name in fold:
+                try:
+                    nd = nd.with_(params=nd.op.with_folding(nd.params, *fold[nd.name]))
+                except ValueError as e:
+                    raise WeightsError(f"layer '{nd.label}': {e}") from None
+            if b is not None:
+                nd = nd.with_(attrs={**nd.attrs, **{k: v for k, v in b.attrs.items() if "fifo" in k}})
+            nodes.append(nd)
+        qg = qg.with_nodes(nodes)
+        diff = W.first_difference(built, W.signature(qg))
+        if diff:
+            raise WeightsError(f"the model does not suit the build '{self.name}': {diff}")
+        return Pipeline(qg, fg, name=name or g.meta.get("model", "model"))
+
+    def weight_image(self, model, samples) -> bytes:
+        """Weights in RAM: the binary parameter image of ``model`` (a compatible module or a
+        state dict, calibrated on ``samples``) for this build (``weights`` module docstring)."""
+        from . import weights as W
+        return W.image(self.compatible(model, samples).graph, self.param_layout)
+
     # -- hardware ------------------------------------------------------------------------
-    def freeze(self, opts=None):
-        """The whole model as one Migen module (weights frozen into ROMs). ``opts``: a
-        ``hw.options.HwOptions`` (logic / DSP / Fmax trade-offs, bit-identical results), by
-        default the ECP5 and simulator choice; ``hw.options.FAMILY`` has one per FPGA family."""
+    def freeze(self, opts=None, weights=None):
+        """The whole model as one Migen module. ``opts``: a ``hw.options.HwOptions`` (logic /
+        DSP / Fmax trade-offs, bit-identical results), by default the ECP5 and simulator choice;
+        ``hw.options.FAMILY`` has one per FPGA family. ``weights``: ``"rom"`` freezes every
+        parameter into the gateware; ``"ram"`` (a pipeline compiled with ``weights="ram"``)
+        keeps convolution and linear parameters in memories the ``params`` loader writes;
+        default: as compiled. Same results and cycles either way."""
         from .hw.lower import LoweredPipeline
         from .hw.options import HwOptions
-        return LoweredPipeline(self.graph, opts or HwOptions())
+        return LoweredPipeline(self._graph_for(weights), opts or HwOptions())
+
+    def _graph_for(self, weights):
+        """The graph frozen for ``weights`` (None: as compiled)."""
+        from dataclasses import replace
+        from .errors import WeightsError
+        if weights in (None, self.weights):
+            return self.graph
+        if weights == "ram":
+            raise WeightsError(f"'{self.name}' was compiled with weights in ROM: compile with weights='ram' "
+                               f"(--weights ram) for writable weights (accumulators sized for any weights)")
+        if weights != "rom":
+            raise WeightsError(f"weights={weights!r}: 'rom' or 'ram'")
+        return self.graph.with_nodes([n.with_(params=replace(n.params, runtime=False))
+                                      if getattr(n.params, "runtime", False) else n for n in self.graph.nodes],
+                                     weights="rom")
 
     def to_verilog(self, path) -> Path:
         """Write the pipeline as Verilog (module ``lepton_pipeline``)."""
@@ -283,7 +396,7 @@ def check_inputs(model, sample_inputs, target_cycles=None, max_multipliers=None,
 def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
             fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
             name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0,
-            board=None, soc: bool = False) -> Pipeline:
+            board=None, soc: bool = False, weights: str = "rom") -> Pipeline:
     """Trace ``model``, fold BatchNorm, fuse activations, quantize (calibrated on
     ``sample_inputs``, a float batch in the model's own layout), choose per-layer parallelism
     and size FIFOs. Raises a clear error for anything unsupported, before any hardware.
@@ -297,7 +410,12 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
     ``board`` (a ``platforms.boards.Board`` or its name): the board decides instead of a
     multiplier count: the fastest pipeline whose resource estimate (LUT, FF, block-RAM and DSP
     tiles for the board's family) fits the chip, minus the SoC's own share if ``soc``
-    (``FitError`` naming what does not fit when even the most folded one does not)."""
+    (``FitError`` naming what does not fit when even the most folded one does not).
+
+    ``weights="ram"``: convolution and linear parameters live in memories written at run time
+    (``Pipeline.weight_image``, the driver's ``lepton_load_weights``), so a retrained model of
+    the same topology runs without a new bitstream; widths are sized for any weights of the
+    declared bits and requant shifts leave headroom for other scales. Same cycles as ROM."""
     from .errors import FitError
     from .frontend import trace
     from .passes import default_passes, run_passes
@@ -324,11 +442,16 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
         board = boards.get(board) if isinstance(board, str) else board
         fits = BoardFit(board, soc)
         max_multipliers = None
-    passes = default_passes(stream_samples, w_bits or bits, a_bits or bits, fold, target_cycles, max_multipliers, fits)
+    if weights not in ("rom", "ram"):
+        from .errors import InputError
+        raise InputError(f"weights={weights!r}: 'rom' (frozen into the gateware) or 'ram' (written at run time)")
+    passes = default_passes(stream_samples, w_bits or bits, a_bits or bits, fold, target_cycles, max_multipliers, fits,
+                            weights=weights)
     float_graph = run_passes(g, passes[:2], log)
     qg = run_passes(float_graph, passes[2:], log)
     pipe = Pipeline(qg, float_graph, name=name or g.meta.get("model", "model"), compile_s=time.perf_counter() - t0)
     pipe.fit = fits
+    pipe.source_model = model
     if need is not None and pipe.bound_cycles > need:
         best = clock_mhz * 1e6 / pipe.bound_cycles
         raise FitError(f"{fps:g} frames/s at {clock_mhz:g} MHz needs <= {need} cycles a frame; the fastest "

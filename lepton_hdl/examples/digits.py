@@ -84,13 +84,18 @@ def trained_model(log=None, path: Path = WEIGHTS):
     return model.eval()
 
 
-def train_and_save(out: Path = WEIGHTS, log=print) -> Path:
-    """Train the model (fixed split and seed) and save its weights to ``out``."""
+# the same topology trained with another seed: the model a weights-in-RAM build reloads
+WEIGHTS_SEED1 = WEIGHTS.with_name("digits_seed1.pt")
+
+
+def train_and_save(out: Path = WEIGHTS, log=print, seed: int = SEED) -> Path:
+    """Train the model (fixed split, ``seed``) and save its weights to ``out``."""
     import torch
-    log(f"[digits] training on load_digits ({EPOCHS} epochs, seed {SEED}) -> {out}")
+    log(f"[digits] training on load_digits ({EPOCHS} epochs, seed {seed}) -> {out}")
     xtr, ytr, xte, yte = dataset()
     torch.set_num_threads(1)
-    model = train(build(), xtr, ytr)
+    torch.manual_seed(seed)
+    model = train(build(), xtr, ytr, seed=seed)
     with torch.no_grad():
         acc = float((model(torch.from_numpy(xte)).argmax(1).numpy() == yte).mean())
     out = Path(out)
@@ -106,9 +111,19 @@ def factory(log=None):
     return trained_model(log), xtr[:256], (xte, yte), LABELS
 
 
+def seed1_factory(log=None):
+    """The digits topology trained with seed 1 (weights shipped in ``data/digits_seed1.pt``):
+    ``lepton-hdl soc --model digits --weights ram --reload lepton_hdl/examples/digits.py:seed1_factory``."""
+    xtr, _, xte, yte = dataset()
+    return trained_model(log, WEIGHTS_SEED1), xtr[:256], (xte, yte), LABELS
+
+
 if __name__ == "__main__":
     import argparse
     ap = argparse.ArgumentParser(description="train the digits example and save its weights")
     ap.add_argument("--train", action="store_true", required=True)
-    ap.add_argument("--out", default=str(WEIGHTS))
-    train_and_save(Path(ap.parse_args().out))
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--out", default=None, help="default: data/digits.pt (seed 0), data/digits_seed1.pt (seed 1)")
+    a = ap.parse_args()
+    default = WEIGHTS if a.seed == SEED else WEIGHTS.with_name(f"digits_seed{a.seed}.pt")
+    train_and_save(Path(a.out) if a.out else default, seed=a.seed)

@@ -33,6 +33,7 @@ class Conv2d(Module):
                 stages = [pad, win, cut, mac]
             self.submodules.pipeline = pipe = stream.Pipeline(*stages)
         self.sink, self.source = pipe.sink, pipe.source
+        self.param_ports = mac.param_ports       # weights in RAM: the loader writes these
 
 
 Linear = Conv2d

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import and_
 
-from migen import If, Module, Signal
+from migen import Array, Cat, Constant, If, Module, Signal
 from litex.soc.interconnect import stream
 
 from ..ops import sinks_of
@@ -28,6 +28,48 @@ class Broadcast(Module):
             self.comb += [s.valid.eq(self.sink.valid & ~d), s.data.eq(self.sink.data),
                           s.first.eq(self.sink.first), s.last.eq(self.sink.last)]
             self.sync += If(self.sink.valid, If(all_taken, d.eq(0)).Elif(s.ready, d.eq(1)))
+
+
+class ParamLoader(Module):
+    """Weights in RAM: writes a stream of 32-bit words into the pipeline's parameter memories,
+    memory after memory in ``ports`` order, each memory word from ``ceil(width / 32)`` stream
+    words, LSB-first (the layout of ``Pipeline.weight_image``). Takes a word every cycle;
+    ``restart`` (a pulse) begins again at the first memory. ``words``: the image's length."""
+
+    def __init__(self, ports):
+        self.sink = stream.Endpoint([("data", 32)])
+        self.restart = Signal()
+        chunks = [-(-width // 32) for _, _, width, _ in ports]
+        depths = [depth for _, _, _, depth in ports]
+        self.words = sum(c * d for c, d in zip(chunks, depths))
+        # # #
+        n = len(ports)
+        mem = Signal(max=max(n + 1, 2))
+        adr = Signal(max=max(max(depths), 2))
+        chunk = Signal(max=max(max(chunks), 2))
+        buf = Signal(32 * max(max(chunks) - 1, 1))
+        last_chunk = Signal()
+        last_adr = Signal()
+        take = Signal()
+        self.comb += [
+            self.sink.ready.eq(1),
+            take.eq(self.sink.valid & (mem < n)),
+            last_chunk.eq(chunk == Array(Constant(c - 1, len(chunk)) for c in chunks)[mem]),
+            last_adr.eq(adr == Array(Constant(d - 1, len(adr)) for d in depths)[mem]),
+        ]
+        self.sync += [
+            If(self.restart, mem.eq(0), adr.eq(0), chunk.eq(0)
+            ).Elif(take,
+                If(~last_chunk, chunk.eq(chunk + 1),
+                    *[If(chunk == k, buf[32 * k:32 * (k + 1)].eq(self.sink.data)) for k in range(max(chunks) - 1)]
+                ).Else(chunk.eq(0),
+                    If(last_adr, adr.eq(0), mem.eq(mem + 1)).Else(adr.eq(adr + 1))))
+        ]
+        for k, (_, port, width, _) in enumerate(ports):
+            c = chunks[k]
+            word = Cat(buf[:32 * (c - 1)], self.sink.data) if c > 1 else self.sink.data
+            self.comb += [port.adr.eq(adr), port.dat_w.eq(word[:width]),
+                          port.we.eq(take & (mem == k) & last_chunk)]
 
 
 class LoweredPipeline(Module):
@@ -75,6 +117,16 @@ class LoweredPipeline(Module):
                     self.comb += take(src).connect(snk)
                 publish(n.name, blk.source)
         self.comb += take(g.output).connect(self.source)
+        # weights in RAM: one loader for every parameter memory, in graph order
+        self.param_layout = []
+        ports = []
+        for name, blk in self.blocks.items():
+            for mem_name, port, width, depth in getattr(blk, "param_ports", []):
+                self.param_layout.append((name, mem_name, width, depth))
+                ports.append((mem_name, port, width, depth))
+        self.params = None
+        if ports:
+            self.submodules.params = self.params = ParamLoader(ports)
         if self.dsp is not None:
             self.specials += self.dsp.instances          # the logic multipliers (hw.common)
             self.comb += self.dsp.statements

@@ -51,6 +51,29 @@ def weight_words(p):
     return words
 
 
+def _words(values, bits: int, per_word: int) -> list:
+    """Pack ``values`` ``per_word`` to a word, LSB-first, two's complement ``bits`` each."""
+    mask = (1 << bits) - 1
+    out = []
+    for i in range(0, len(values), per_word):
+        w = 0
+        for k, v in enumerate(values[i:i + per_word]):
+            w |= (int(v) & mask) << (k * bits)
+        out.append(w)
+    return out
+
+
+def runtime_memories(p) -> list:
+    """Weights in RAM: the layer's parameter memories in load order, ``[(name, width, words)]``
+    (at least two words each): the weight words of every step, then per output-channel fold
+    the ``pe`` biases (accumulator width) and the ``pe`` requant multipliers."""
+    pad = lambda ws: ws + [0] * (2 - len(ws)) if len(ws) < 2 else ws  # noqa: E731
+    mults = p.requant.channel_mult(p.out_shape[2])
+    return [("weights", p.pe * p.simd * p.w_bits, pad(weight_words(p))),
+            ("bias", p.pe * p.acc_bits, pad(_words(p.bias, p.acc_bits, p.pe))),
+            ("mult", p.pe * MULT_BITS, pad(_words(mults, MULT_BITS, p.pe)))]
+
+
 class MACArray(Module):
     """Consumes windows, produces output pixels.
 
@@ -95,6 +118,9 @@ class MACArray(Module):
         self.source = endpoint(cout, p.out_type)
         # # #
         self.p = p
+        # weights in RAM: [(name, write port, width, depth)] of the parameter memories, in the
+        # order ``runtime_memories`` lists their contents
+        self.param_ports = []
         self.ce = Signal()
         self.out_valid = Signal()
         self.comb += self.ce.eq(~self.out_valid | self.source.ready)
@@ -189,7 +215,11 @@ class MACArray(Module):
             self.sync += If(ce, Cat(*x1[lane]).eq(shared[key]))
         w1 = Signal(PE * SIMD * p.w_bits)
         words = weight_words(p)
-        if steps >= ROM_MIN_DEPTH:
+        if p.runtime:
+            # weights in RAM: a block-RAM (or LUT-RAM) memory the parameter loader writes
+            rport = self._param_memory("weights", len(w1), len(words), self.step)
+            self.comb += w1.eq(rport.dat_r)
+        elif steps >= ROM_MIN_DEPTH:
             # a block-RAM ROM (read enable = the pipeline's clock enable)
             rom = Memory(len(w1), steps, init=words, name="weights")
             rport = rom.get_port(has_re=True, mode=READ_FIRST)
@@ -204,6 +234,22 @@ class MACArray(Module):
             self.comb += w1.eq(w1r)
         ctl1 = delay(self, ce, {k: ctl[k] for k in ("v", "first", "last", "nf")}, 1, "1")[0]
         return x1, w1, ctl1
+
+    def _param_memory(self, name: str, width: int, depth: int, adr):
+        """Weights in RAM: a parameter memory of ``depth`` words (at least two) read at ``adr``
+        on the pipeline's clock enable (the same one-cycle latency as the constant tables it
+        replaces), written by the pipeline's parameter loader, its initial contents the compiled
+        model's (``runtime_memories``); returns its read port."""
+        depth = max(depth, 2)
+        init = dict((n, words) for n, _, words in runtime_memories(self.p))[name]
+        assert len(init) == depth, (name, len(init), depth)
+        mem = Memory(width, depth, init=init, name=f"param_{name}")
+        rport = mem.get_port(has_re=True, mode=READ_FIRST)
+        wport = mem.get_port(write_capable=True)
+        self.specials += mem, rport, wport
+        self.comb += rport.adr.eq(adr), rport.re.eq(self.ce)
+        self.param_ports.append((name, wport, width, depth))
+        return rport
 
     def _register(self, values, ctl: dict, stage: str, bits=None):
         """One pipeline stage: ``values`` (nested lists of signals or expressions) and the
@@ -221,7 +267,7 @@ class MACArray(Module):
     def _products(self, x, w):
         """Stage 2's inputs: ``pe x simd`` products of operands and weights."""
         p = self.p
-        if p.nf * p.sf == 1:
+        if p.nf * p.sf == 1 and not p.runtime:
             # one weight per lane for ever: constant operands, so a zero or a power of two is
             # no multiplier (and the estimate knows it, as synthesis does)
             wm = p.weight.reshape(p.out_channels, -1)
@@ -246,10 +292,16 @@ class MACArray(Module):
         p, ce = self.p, self.ce
         PE, NF = p.pe, p.nf
         acc = [Signal((p.acc_bits, True), name=f"acc_{l}", reset_less=True) for l in range(PE)]
+        if p.runtime:
+            bias_port = self._param_memory("bias", PE * p.acc_bits, NF, ctl2["nf"])
         for l in range(PE):
-            t = const_table(self, [p.bias[n * PE + l] for n in range(NF)], ctl2["nf"], f"bias{l}_t")
-            b = Signal((len(t), True), name=f"bias{l}", reset_less=True)
-            self.sync += If(ce, b.eq(t))
+            if p.runtime:
+                b = Signal((p.acc_bits, True), name=f"bias{l}")
+                self.comb += b.eq(bias_port.dat_r[l * p.acc_bits:(l + 1) * p.acc_bits])
+            else:
+                t = const_table(self, [p.bias[n * PE + l] for n in range(NF)], ctl2["nf"], f"bias{l}_t")
+                b = Signal((len(t), True), name=f"bias{l}", reset_less=True)
+                self.sync += If(ce, b.eq(t))
             self.sync += If(ce & ctl3["v"],
                 If(ctl3["first"], acc[l].eq(psum[l] + b)).Else(acc[l].eq(acc[l] + psum[l])))
         ctl4 = delay(self, ce, dict(v=ctl3["v"] & ctl3["last"], nf=ctl3["nf"]), 1, "4")[0]
@@ -267,9 +319,14 @@ class MACArray(Module):
         mbits = acc_bits + MULT_BITS
         mults = p.requant.channel_mult(p.out_shape[2])
         mul = [Signal((mbits, True), name=f"m_{l}", reset_less=True) for l in range(PE)]
+        if p.runtime:
+            mult_port = self._param_memory("mult", PE * MULT_BITS, NF, ctl3["nf"])
         for l in range(PE):
             m = Signal(MULT_BITS, name=f"mult{l}_w", reset_less=True)   # unsigned: M >= 0
-            self.sync += If(ce, m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], ctl3["nf"], f"mult{l}")))
+            if p.runtime:
+                self.comb += m.eq(mult_port.dat_r[l * MULT_BITS:(l + 1) * MULT_BITS])
+            else:
+                self.sync += If(ce, m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], ctl3["nf"], f"mult{l}")))
             if split is RequantSplit.HALVES:
                 half = MULT_BITS // 2
                 p_lo = Signal((acc_bits + half + 1, True), name=f"mlo_{l}", reset_less=True)

@@ -39,6 +39,7 @@ class AbsParams(OpParams):
 @register
 class AbsOp(LaneFolded, Op):
     """``torch.abs(x)``, ``abs(x)``, ``x.abs()``."""
+    runtime_params = True
     name = "abs"
     params_type = AbsParams
     torch_methods = ("abs",)

@@ -128,6 +128,24 @@ class QuantContext:
     w_bits: int
     a_bits: int
     ranges: Mapping
+    runtime: bool = False            # weights in RAM: parameters sized for any value
+    fixed_shifts: Optional[Mapping] = None   # node name -> requant shift (a build's, in RAM)
+
+    def requant_multipliers(self, node, real):
+        """``(multipliers, shift)`` of the real requant scales ``real`` of ``node``: the best
+        shift; in RAM mode with headroom for a later model's larger scales; for a weight image,
+        at the shift the build fixed."""
+        from ..arith import MULT_BITS, RAM_HEADROOM_BITS, multipliers_at_shift, quantize_multipliers
+        if self.fixed_shifts is not None and node.name in self.fixed_shifts:
+            shift = self.fixed_shifts[node.name]
+            try:
+                return multipliers_at_shift(real, shift), shift
+            except ValueError as e:
+                from ..errors import WeightsError
+                raise WeightsError(f"layer '{node.label}': {e}: rebuild with this model") from None
+        if self.runtime:
+            return quantize_multipliers(real, MULT_BITS - RAM_HEADROOM_BITS)
+        return quantize_multipliers(real)
 
     def tensor(self, node, clamp: Optional[Clamp] = None):
         """The output quantization of ``node`` from its calibrated range (clamped by a fused
@@ -237,6 +255,8 @@ class Op:
     folds_into_producer: bool = False  # BatchNorm
     alias_only: bool = False       # the frontend replaces it by its input (Identity, Dropout)
     torch_methods: tuple = ()
+    # weights in RAM: the op's parameters are runtime-writable or depend on no scale
+    runtime_params: bool = False
 
     # -- frontend --------------------------------------------------------------------------
     def torch_modules(self) -> tuple:

@@ -10,6 +10,7 @@ from .base import Match, Op, fail, register, to_np
 @register
 class BatchNormOp(Op):
     """``nn.BatchNorm1d`` / ``nn.BatchNorm2d`` with running statistics."""
+    runtime_params = True
     name = "batchnorm"
     lowered = False
     folds_into_producer = True

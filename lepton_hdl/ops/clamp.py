@@ -41,6 +41,7 @@ class RequantParams(OpParams):
 @register
 class ClampOp(LaneFolded, Op):
     """``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh``, ``F.relu``, ``torch.clamp(x, lo, hi)``, ..."""
+    runtime_params = True
     name = "act"
     params_type = RequantParams
     clamp_activation = True

@@ -33,6 +33,7 @@ class Conv2dParams(Windowed, OpParams):
     pe: int = 1
     simd: int = 1
     name: str = "conv"
+    runtime: bool = False      # weights in RAM: widths for any weights and biases of these bits
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -73,6 +74,9 @@ class Conv2dParams(Windowed, OpParams):
             raise ValueError(f"{self.name}: simd={self.simd} must be >= 1 and divide the dot-product "
                              f"length kh*kw*C_in/groups = {L}")
         self.requant.channel_mult(cout)
+        if self.runtime and self.bias.size and int(np.abs(self.bias).max()) > self.bias_bound:
+            raise ValueError(f"{self.name}: bias up to {int(np.abs(self.bias).max())} exceeds the "
+                             f"{self.bias_bound} a layer with weights in RAM holds")
         if self.acc_bits > MAX_ACC_BITS:
             raise ValueError(f"{self.name}: accumulator would need {self.acc_bits} bits "
                              f"(> {MAX_ACC_BITS})")
@@ -120,10 +124,19 @@ class Conv2dParams(Windowed, OpParams):
     # -- arithmetic ----------------------------------------------------------------------
     @property
     def acc_bound(self) -> int:
-        """Largest |accumulator| any input of ``in_type`` can produce (bias included)."""
+        """Largest |accumulator| any input of ``in_type`` can produce (bias included); with
+        weights in RAM, for any weights of ``w_bits`` and a bias up to ``bias_bound``."""
         xa = self.in_type.max_abs
+        if self.runtime:
+            return self.dot_len * weight_range(self.w_bits) * xa + self.bias_bound
         per = np.abs(self.weight).reshape(self.out_channels, -1).sum(axis=1) * xa + np.abs(self.bias)
         return int(per.max(initial=0))
+
+    @property
+    def bias_bound(self) -> int:
+        """Weights in RAM: the largest |bias| the build holds (as large as the dot product's
+        own range)."""
+        return self.dot_len * weight_range(self.w_bits) * self.in_type.max_abs
 
     @property
     def acc_bits(self) -> int:
@@ -135,7 +148,7 @@ class Conv2dParams(Windowed, OpParams):
 
 
 def linear_params(in_shape, in_type, weight, bias, requant, w_bits=8, pe=1, simd=1,
-                  name="linear") -> Conv2dParams:
+                  name="linear", runtime=False) -> Conv2dParams:
     """A linear layer over a stream of shape ``in_shape`` (H, W, C) flattened channels-last.
 
     ``weight`` is ``(out_features, H*W*C)`` with inputs in (h, w, c) order. In hardware it is a
@@ -148,7 +161,7 @@ def linear_params(in_shape, in_type, weight, bias, requant, w_bits=8, pe=1, simd
                          f"{H * W * C} of input {in_shape}")
     w4 = weight.reshape(weight.shape[0], H, W, C)
     return Conv2dParams(in_shape=(H, W, C), in_type=in_type, weight=w4, bias=bias,
-                        requant=requant, w_bits=w_bits, pe=pe, simd=simd, name=name)
+                        requant=requant, w_bits=w_bits, pe=pe, simd=simd, name=name, runtime=runtime)
 
 
 def conv_accumulate(x: np.ndarray, p: Conv2dParams) -> np.ndarray:
@@ -191,6 +204,7 @@ def _divisors(n: int) -> list:
 @register
 class ConvOp(Op):
     """``nn.Conv2d`` (zero padding, dilation 1, any kernel, stride, groups)."""
+    runtime_params = True
     name = "conv2d"
     params_type = Conv2dParams
     fuses_clamp = True
@@ -234,15 +248,15 @@ class ConvOp(Op):
         q = ctx.tensor(node, a.get("clamp"))
         wq, sw = quantize_weights(a["weight"], ctx.w_bits)
         bq = np.floor(a["bias"] / (x.qtype.scale * sw) + 0.5).astype(np.int64)
-        mult, shift = quantize_multipliers(x.qtype.scale * sw / q.scale)
+        mult, shift = ctx.requant_multipliers(node, x.qtype.scale * sw / q.scale)
         clamp = a.get("clamp")
         rq = Requant(mult, shift, q.type, *(clamp.int_bounds(q) if clamp else (None, None)))
-        return q, self.make_params(x, wq, bq, rq, ctx.w_bits, node)
+        return q, self.make_params(x, wq, bq, rq, ctx.w_bits, node, ctx.runtime)
 
-    def make_params(self, x, wq, bq, rq, w_bits, node):
+    def make_params(self, x, wq, bq, rq, w_bits, node, runtime=False):
         a = node.attrs
         return Conv2dParams(x.shape, x.qtype.type, wq, bq, rq, w_bits=w_bits, stride=a["stride"],
-                            padding=a["padding"], groups=a["groups"], name=node.label)
+                            padding=a["padding"], groups=a["groups"], name=node.label, runtime=runtime)
 
     # -- the quantized block ----------------------------------------------------------------
     def golden(self, p, x):
@@ -451,5 +465,5 @@ class LinearOp(ConvOp):
         y = args[0].reshape(-1) @ a["weight"].T + a["bias"]
         return apply_clamp(y.reshape(1, 1, -1), a)
 
-    def make_params(self, x, wq, bq, rq, w_bits, node):
-        return linear_params(x.shape, x.qtype.type, wq, bq, rq, w_bits=w_bits, name=node.label)
+    def make_params(self, x, wq, bq, rq, w_bits, node, runtime=False):
+        return linear_params(x.shape, x.qtype.type, wq, bq, rq, w_bits=w_bits, name=node.label, runtime=runtime)

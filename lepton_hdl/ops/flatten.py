@@ -10,6 +10,7 @@ from .base import SKIP, Match, Op, arg, fail, fx_shape, register
 class FlattenOp(Op):
     """``nn.Flatten``, ``torch.flatten(x, 1)``, ``x.flatten(1)``, ``x.view(N, -1)``, and a reshape
     of a vector to ``(N, C, 1, 1)`` (or back)."""
+    runtime_params = True
     name = "flatten"
     passthrough = True
     torch_methods = ("flatten", "view", "reshape", "size")

@@ -8,6 +8,7 @@ from .base import Op, register
 class IdentityOp(Op):
     """``nn.Identity``, ``nn.Dropout``, ``nn.Dropout2d``, ``F.dropout``: the node is replaced by
     its input."""
+    runtime_params = True
     name = "identity"
     alias_only = True
 

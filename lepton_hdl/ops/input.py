@@ -8,6 +8,7 @@ from .base import Op, register
 class InputOp(Op):
     """The one input of a graph (a torch.fx placeholder): quantized per tensor from its
     calibrated range; the pipeline's sink."""
+    runtime_params = True
     name = "input"
     arity = 0
 

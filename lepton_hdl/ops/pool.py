@@ -121,6 +121,7 @@ def _pool_args(n):
 
 
 class _PoolOp(Op):
+    runtime_params = True
     params_type = PoolParams
 
     def golden(self, p, x):

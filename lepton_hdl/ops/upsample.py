@@ -42,6 +42,7 @@ class UpsampleParams(OpParams):
 class UpsampleOp(Op):
     """``nn.Upsample``/``nn.UpsamplingNearest2d``/``F.interpolate`` with ``mode='nearest'`` and an
     integer scale (given as ``scale_factor`` or as an output ``size``)."""
+    runtime_params = True
     name = "upsample"
     params_type = UpsampleParams
 

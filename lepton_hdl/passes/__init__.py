@@ -11,12 +11,13 @@ from .parallelism import assign_parallelism
 from .quantize import quantize
 
 
-def default_passes(samples, w_bits=8, a_bits=8, fold=None, target_cycles=None, max_multipliers=None, fits=None):
+def default_passes(samples, w_bits=8, a_bits=8, fold=None, target_cycles=None, max_multipliers=None, fits=None,
+                   weights="rom", fixed_shifts=None):
     """The compile flow, in order. ``samples``: float calibration inputs in stream layout."""
     return [
         fold_batchnorm,
         fuse_activation,
-        quantize(samples, w_bits=w_bits, a_bits=a_bits),
+        quantize(samples, w_bits=w_bits, a_bits=a_bits, weights=weights, fixed_shifts=fixed_shifts),
         assign_parallelism(fold=fold, target_cycles=target_cycles, max_multipliers=max_multipliers, fits=fits),
         size_fifos,
         check_invariants,

@@ -20,27 +20,37 @@ def calibrate(g: Graph, samples) -> dict:
     return {k: (lo[k], hi[k]) for k in lo}
 
 
-def quantize(samples, w_bits: int = 8, a_bits: int = 8):
+def quantize(samples, w_bits: int = 8, a_bits: int = 8, weights: str = "rom", fixed_shifts=None):
     """Make the pass: post-training quantization calibrated on ``samples`` (float inputs in
     stream layout). Per-channel symmetric weights of ``w_bits``, per-tensor activations of
     ``a_bits``; every node gets ``qtype`` and every compute node its frozen ``params``, each
-    by its op's rule (``Op.quantize``)."""
+    by its op's rule (``Op.quantize``). ``weights="ram"``: parameters sized for any values
+    (they are written at run time), requant shifts with headroom; ``fixed_shifts`` (node name
+    -> shift): a build's shifts, for a weight image."""
     check_bits("w_bits", w_bits)
     check_bits("a_bits", a_bits)
+    if weights not in ("rom", "ram"):
+        raise ValueError(f"weights={weights!r}: 'rom' (frozen into the gateware) or 'ram' (written at run time)")
     samples = list(samples)
     if not samples:
         raise ValueError("quantization needs at least one calibration sample")
 
     def quantize_pass(g: Graph) -> Graph:
         """Quantize a float graph (BatchNorm folded, activations fused)."""
-        ctx = QuantContext(w_bits, a_bits, calibrate(g, samples))
+        runtime = weights == "ram"
+        ctx = QuantContext(w_bits, a_bits, calibrate(g, samples), runtime=runtime, fixed_shifts=fixed_shifts)
         done = {}
         for n in g.nodes:
             if not n.op.lowered:
                 raise UnsupportedOpError(f"'{n.label}' ({n.op.name}) is left in the graph at quantization: "
                                          f"fold_batchnorm/fuse_activation must run first")
+            if runtime and not n.op.runtime_params:
+                raise UnsupportedOpError(
+                    f"weights in RAM: '{n.label}' ({n.op.name}) has parameters that depend on the model's "
+                    f"scales and are not runtime-writable yet (convolutions, linear layers, pools and "
+                    f"ReLU are): compile with weights='rom' (--weights rom)")
             q, params = n.op.quantize(n, [done[i] for i in n.inputs], ctx)
             done[n.name] = n.with_(qtype=q, params=params)
-        return g.with_nodes([done[n.name] for n in g.nodes], w_bits=w_bits, a_bits=a_bits)
+        return g.with_nodes([done[n.name] for n in g.nodes], w_bits=w_bits, a_bits=a_bits, weights=weights)
 
     return quantize_pass
