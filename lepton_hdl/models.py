@@ -14,7 +14,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-BUILTIN = {"digits": "lepton_hdl.examples.digits:factory"}
+BUILTIN = {"digits": "lepton_hdl.examples.digits:factory",
+           # the digits topology trained with another seed (weights in RAM: a model to reload)
+           "digits_seed1": "lepton_hdl.examples.digits:seed1_factory"}
 
 
 @dataclass

@@ -256,18 +256,29 @@ class Pipeline:
         to_verilog(top, ios, name="lepton_pipeline").write(str(path))
         return path
 
-    def verilator(self, log=None, opts=None):
-        """The Verilator model of ``freeze(opts)`` (built once per options)."""
+    def verilator(self, log=None, opts=None, reload=False):
+        """The Verilator model of ``freeze(opts)`` (built once per options); ``reload``
+        (weights in RAM): with a second input stream, a weight image's payload, loaded before
+        the first pixel enters (``sim.reload.LoadThenRun``)."""
         if self._verilator is None:
             self._verilator = {}
-        if opts not in self._verilator:
+        key = (opts, reload)
+        if key not in self._verilator:
             from .sim.verilator import VerilatorModel
-            self._verilator[opts] = VerilatorModel(self.freeze(opts), name=f"pipeline-{self.name}", log=log)
-        return self._verilator[opts]
+            if reload:
+                from .sim.reload import LoadThenRun
+                top = LoadThenRun(self.freeze(opts), self.param_words)
+                self._verilator[key] = VerilatorModel(top, sinks=[top.params, top.sink], source=top.source,
+                                                      name=f"pipeline-{self.name}-reload", log=log)
+            else:
+                self._verilator[key] = VerilatorModel(self.freeze(opts), name=f"pipeline-{self.name}", log=log)
+        return self._verilator[key]
 
-    def simulate(self, x, seed=0, valid_prob=1.0, ready_prob=1.0, integer=False, log=None, opts=None):
+    def simulate(self, x, seed=0, valid_prob=1.0, ready_prob=1.0, integer=False, log=None, opts=None,
+                 weight_image: Optional[bytes] = None):
         """Run a batch through the RTL under Verilator (back-to-back frames); ``opts``: the
-        ``HwOptions`` to generate it with (default: the simulator's).
+        ``HwOptions`` to generate it with (default: the simulator's). ``weight_image`` (weights
+        in RAM): loaded through the parameter loader before the first frame.
 
         Returns ``(outputs, info)``: integer outputs shaped as ``golden``'s, and a dict with the
         cycles of each frame's last output beat, the steady-state cycles per frame and the
@@ -280,8 +291,15 @@ class Pipeline:
             beats += pack_frame(xi, it)
         o = self.output_node
         n_px = o.shape[0] * o.shape[1]
-        model = self.verilator(log=log, opts=opts)
-        res = model.run([beats], n_px * len(q), seed=seed, valid_prob=valid_prob, ready_prob=ready_prob)
+        if weight_image is not None:
+            from .weights import parse
+            from .weights import topology_hash
+            words = parse(weight_image, topology_hash(self.graph), self.param_words)
+            model = self.verilator(log=log, opts=opts, reload=True)
+            res = model.run([words, beats], n_px * len(q), seed=seed, valid_prob=valid_prob, ready_prob=ready_prob)
+        else:
+            model = self.verilator(log=log, opts=opts)
+            res = model.run([beats], n_px * len(q), seed=seed, valid_prob=valid_prob, ready_prob=ready_prob)
         ys = [unpack_frame(res.beats[i * n_px:(i + 1) * n_px], o.shape, o.qtype.type) for i in range(len(q))]
         ends = res.frame_ends(n_px)
         info = dict(frame_end_cycles=ends, first_frame_cycles=ends[0] if ends else None,

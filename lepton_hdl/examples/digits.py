@@ -113,7 +113,7 @@ def factory(log=None):
 
 def seed1_factory(log=None):
     """The digits topology trained with seed 1 (weights shipped in ``data/digits_seed1.pt``):
-    ``lepton-hdl soc --model digits --weights ram --reload lepton_hdl/examples/digits.py:seed1_factory``."""
+    ``lepton-hdl soc --model digits --weights ram --reload digits_seed1``."""
     xtr, _, xte, yte = dataset()
     return trained_model(log, WEIGHTS_SEED1), xtr[:256], (xte, yte), LABELS
 
