@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <libbase/crc.h>
 #include <generated/csr.h>
 #include <generated/soc.h>
 #include <system.h>
@@ -55,6 +56,37 @@ int lepton_abort(void) {
   }
   printf("LEPTON-ERROR abort did not complete (a DMA bus cycle never ended)\n");
   return -1;
+}
+
+const char *lepton_strerror(int code) {
+  static const char *const names[] = {"ok", "bad magic", "format version", "topology", "size", "checksum",
+                                      "busy", "timeout", "weights not in RAM"};
+  return (code <= 0 && code >= LEPTON_ENOTRAM) ? names[-code] : "unknown";
+}
+
+int lepton_load_weights(const void *image, uint32_t len) {
+#ifndef LEPTON_PARAM_WORDS
+  (void)image; (void)len;
+  return LEPTON_ENOTRAM;
+#else
+  const uint32_t *h = (const uint32_t *)image;
+  if (len < 32 || ((uint32_t)image & 3)) return LEPTON_ESIZE;
+  if (h[0] != 0x4957504cu) return LEPTON_EMAGIC;
+  if (h[1] != 1) return LEPTON_EVERSION;
+  if (h[2] != (uint32_t)LEPTON_TOPOLOGY_LO || h[3] != (uint32_t)LEPTON_TOPOLOGY_HI) return LEPTON_ETOPOLOGY;
+  if (h[4] != LEPTON_PARAM_WORDS || h[6] < 8 || len != 4 * (h[6] + h[4])) return LEPTON_ESIZE;
+  const uint32_t *payload = h + h[6];
+  if (crc32((const unsigned char *)payload, 4 * h[4]) != h[5]) return LEPTON_ECHECKSUM;
+  if (lepton_status_read() & 1) return LEPTON_EBUSY;
+  lepton_ev_pending_write(lepton_ev_pending_read());
+  lepton_src_write((uint32_t)payload);
+  lepton_load_write(1);
+  if (lepton_wait(1000000ULL + 4ULL * LEPTON_PARAM_WORDS)) {
+    lepton_abort();
+    return LEPTON_ETIMEOUT;
+  }
+  return LEPTON_OK;
+#endif
 }
 
 void lepton_pause(int on) { lepton_pause_write(on ? 1 : 0); }

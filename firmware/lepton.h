@@ -14,6 +14,18 @@ int lepton_abort(void);
 /* Hold (1) or resume (0) the input DMA: a held job takes no new input, so its pipeline stalls
    and lepton_wait times out if the hold outlasts it. */
 void lepton_pause(int on);
+/* Weights in RAM (a build compiled with --weights ram; LEPTON_PARAM_WORDS defined): load a
+   weight image (lepton-hdl weights MODEL --for BUILD_DIR) into the accelerator. The header is
+   checked first (magic, format, the build's topology, size, CRC-32 of the payload): a bad image
+   changes nothing and the old weights stay in use. The next frame runs on the new weights; no
+   dummy frame is needed. Returns 0 or a LEPTON_E* code. `image` must be 4-byte aligned. */
+enum {
+  LEPTON_OK = 0, LEPTON_EMAGIC = -1, LEPTON_EVERSION = -2, LEPTON_ETOPOLOGY = -3, LEPTON_ESIZE = -4,
+  LEPTON_ECHECKSUM = -5, LEPTON_EBUSY = -6, LEPTON_ETIMEOUT = -7, LEPTON_ENOTRAM = -8
+};
+int lepton_load_weights(const void *image, uint32_t len);
+/* The error code's name ("checksum", ...). */
+const char *lepton_strerror(int code);
 /* Cycles the last run took, counted by the accelerator (start to last output word). */
 uint32_t lepton_hw_cycles(void);
 /* Element `i` of an output frame in DMA layout, sign-extended when the output is signed. */

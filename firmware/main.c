@@ -11,6 +11,10 @@
 #include "lepton.h"
 #include "model.h"
 #include "data.h"
+#ifdef LEPTON_RELOAD
+#include <string.h>
+#include "data_reload.h"
+#endif
 
 #define OUT_WORDS LEPTON_OUT_WORDS
 /* a job of n frames that has not finished after this many cycles is hung: 4x the pipeline's
@@ -37,6 +41,31 @@ static int argmax(const int32_t *v, int n) {
   for (int i = 1; i < n; i++) if (v[i] > v[b]) b = i;
   return b;
 }
+
+static void finish(void);
+#ifdef LEPTON_RELOAD
+/* weights in RAM: every image through the accelerator with the weights loaded now, checked
+   against that model's golden outputs; returns the mismatching elements */
+static int run_phase(const char *name, const uint32_t (*imgs)[IMAGE_WORDS], const int32_t (*exp)[MODEL_OUT_SIZE]) {
+  int mismatches = 0, correct = 0;
+  poison(&accel_out[0][0], N_IMAGES * OUT_WORDS);
+  lepton_run(imgs, accel_out, N_IMAGES);
+  if (lepton_wait(JOB_TIMEOUT(N_IMAGES))) { printf("LEPTON-VERDICT status=hung\n"); finish(); }
+  for (int i = 0; i < N_IMAGES; i++) {
+    int32_t v[MODEL_OUT_SIZE];
+    for (int e = 0; e < MODEL_OUT_SIZE; e++) {
+      v[e] = lepton_output(accel_out[i], e);
+      if (v[e] != exp[i][e]) {
+        if (!mismatches) printf("  %s: image %d element %d: accel %ld golden %ld\n", name, i, e, (long)v[e], (long)exp[i][e]);
+        mismatches++;
+      }
+    }
+    correct += (argmax(v, MODEL_OUT_SIZE) == labels[i]);
+  }
+  printf("LEPTON-PHASE model=%s images=%d correct=%d mismatches=%d\n", name, N_IMAGES, correct, mismatches);
+  return mismatches;
+}
+#endif
 
 static void finish(void) {
 #ifdef CSR_SIM_FINISH_BASE
@@ -132,6 +161,27 @@ int main(void) {
     printf("image %3d: label %s accel %s cpu %s %s\n", i, label_names[labels[i]], label_names[pa],
            label_names[pc], bad ? "MISMATCH" : "ok");
   }
+#ifdef LEPTON_RELOAD
+  printf("LEPTON-PHASE model=%s images=%d correct=%d mismatches=%d\n", MODEL_NAME, N_IMAGES, correct, mismatches);
+  {
+    /* 4. Weights in RAM: another model's image loaded at run time, no new gateware, then the
+       same images on it; a corrupted image must be refused, the loaded weights kept. */
+    uint64_t r0 = cycles_now();
+    int rc = lepton_load_weights(reload_image, 4 * RELOAD_IMAGE_WORDS);
+    uint64_t reload_cycles = cycles_now() - r0;
+    printf("LEPTON-RELOAD model=%s rc=%d (%s) bytes=%d cycles=%lu dma_cycles=%lu\n", RELOAD_NAME, rc,
+           lepton_strerror(rc), 4 * RELOAD_IMAGE_WORDS, (unsigned long)reload_cycles, (unsigned long)lepton_hw_cycles());
+    if (rc) mismatches++;
+    mismatches += run_phase(RELOAD_NAME, reload_images_dma, reload_expected);
+    static uint32_t bad[RELOAD_IMAGE_WORDS] __attribute__((aligned(16)));
+    memcpy(bad, reload_image, sizeof bad);
+    bad[RELOAD_IMAGE_WORDS / 2] ^= 0x00010000u;          /* one bit of the payload flipped */
+    rc = lepton_load_weights(bad, sizeof bad);
+    printf("LEPTON-CORRUPT rc=%d (%s)\n", rc, lepton_strerror(rc));
+    if (rc != LEPTON_ECHECKSUM) mismatches++;
+    mismatches += run_phase(RELOAD_NAME " (after the corrupt image)", reload_images_dma, reload_expected);
+  }
+#endif
   uint32_t acc_per = (uint32_t)(accel_total / N_IMAGES);
   uint32_t cpu_per = (uint32_t)(cpu_total / N_IMAGES);
   uint32_t tuned_per = (uint32_t)(tuned_total / N_IMAGES);

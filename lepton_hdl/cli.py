@@ -45,7 +45,8 @@ def compile_model(args):
                               fps=args.fps, clock_mhz=args.clock_mhz,
                               max_multipliers=DEFAULT_MAX_MULTIPLIERS if mm is None else mm,
                               board=board if mm is None else None, soc=getattr(args, "fit_soc", False),
-                              name=spec.name)
+                              name=spec.name, weights=getattr(args, "weights", None) or "rom")
+    pipe.source_spec = spec
     return spec, pipe, time.perf_counter() - t0
 
 
@@ -148,6 +149,9 @@ def cmd_soc(args):
     if len(x) < args.images:
         log(f"[soc] only {len(x)} images available")
     until = None
+    reload = None
+    if args.boot and args.reload:
+        raise InputError("--reload runs the demo firmware; --boot runs a board's image: use one")
     if args.boot:
         # the board build's own firmware image, in a simulated SoC with the board's memory map
         if fit is None:
@@ -166,8 +170,18 @@ def cmd_soc(args):
         # the SoC's CPU: the one the --fit board's SoC build uses
         run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log,
                      cpu=fit.cpu if fit else ("vexriscv", "standard"))
+        if args.reload:
+            from .models import load
+            if pipe.weights != "ram":
+                raise InputError("--reload loads another model's weights at run time: it needs --weights ram")
+            other_spec = load(args.reload, log=log)
+            other = pipe.compatible(other_spec.model, other_spec.samples, name=other_spec.name)
+            image = pipe.weight_image(other_spec.model, other_spec.samples)
+            reload = (other, image, other_spec.name)
+            log(f"[weights] {other_spec.name}: a {len(image):,}-byte weight image for this build "
+                f"(topology {int.from_bytes(image[8:16], 'little'):016x})")
         run.build_soc()
-        fw = run.build_firmware(x, y, label_names=spec.labels)
+        fw = run.build_firmware(x, y, label_names=spec.labels, reload=reload)
     run.load_firmware(fw)
     log(f"[sim] running the SoC in Verilator ({len(x)} images; console follows)")
     text, wall = run.run(timeout_s=args.timeout, on_line=lambda l: log("  | " + l), until=until)
@@ -209,6 +223,8 @@ def cmd_soc(args):
         if acc is not None and golden_acc is not None and abs(acc - golden_acc) > 1e-9:
             ok = report["ok"] = False
             log(f"[soc] accuracy {acc} differs from the golden model's {golden_acc} on the same images")
+    if not args.boot and reload is not None:
+        ok = report["ok"] = ok and _reload_report(report, text, pipe, reload, x, y)
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
@@ -222,6 +238,42 @@ def cmd_soc(args):
         f"({report.get('speedup_tuned') or 0:.0f}x / {report.get('latency_speedup_tuned') or 0:.0f}x)"
         f"{' as built for ' + fit.name if fit else ''}, {report['total_s']} s in all")
     return 0 if ok else 1
+
+
+def _reload_report(report, text, pipe, reload, x, y) -> bool:
+    """The reload demo's figures from the console (``LEPTON-PHASE``/``LEPTON-RELOAD``/
+    ``LEPTON-CORRUPT`` lines): ``phases`` (model, images, accuracy, golden_accuracy, mismatches),
+    ``reload_bytes``, ``reload_cycles`` (the driver's whole call: header and CRC-32 checks and the
+    DMA load), ``reload_dma_cycles`` (the load alone), ``corrupt_refused``. True if all is well."""
+    import re
+    other, image, name = reload
+    golden = {pipe.name: pipe, name: other}
+    phases = []
+    for m in re.finditer(r"LEPTON-PHASE model=(.+?) images=(\d+) correct=(\d+) mismatches=(\d+)", text):
+        model, n, correct, mism = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        base = model.split(" (")[0]
+        g = golden.get(base)
+        phases.append(dict(model=model, images=n, accuracy=correct / n if y is not None else None,
+                           golden_accuracy=top1(g.golden(x), y) if (g is not None and y is not None) else None,
+                           mismatches=mism))
+    report["phases"] = phases
+    m = re.search(r"LEPTON-RELOAD model=.+? rc=(-?\d+) \((.*?)\) bytes=(\d+) cycles=(\d+) dma_cycles=(\d+)", text)
+    c = re.search(r"LEPTON-CORRUPT rc=(-?\d+) \((.*?)\)", text)
+    report.update(reload_model=name, reload_rc=int(m.group(1)) if m else None,
+                  reload_bytes=int(m.group(3)) if m else None, reload_cycles=int(m.group(4)) if m else None,
+                  reload_dma_cycles=int(m.group(5)) if m else None,
+                  corrupt_refused=(c.group(2) if c and int(c.group(1)) != 0 else None))
+    ok = (len(phases) == 3 and all(p["mismatches"] == 0 for p in phases) and m is not None and int(m.group(1)) == 0
+          and report["corrupt_refused"] == "checksum"
+          and all(p["accuracy"] == p["golden_accuracy"] for p in phases if p["accuracy"] is not None))
+    for p in phases:
+        log(f"[reload] {p['model']}: {p['images']} images, {p['mismatches']} mismatches"
+            + (f", accuracy {100 * p['accuracy']:.1f}% (golden {100 * p['golden_accuracy']:.1f}%)"
+               if p["accuracy"] is not None else ""))
+    if m:
+        log(f"[reload] {report['reload_bytes']:,} bytes loaded in {report['reload_cycles']:,} cycles "
+            f"({report['reload_dma_cycles']:,} of them the DMA load); corrupt image refused: {report['corrupt_refused']}")
+    return ok
 
 
 def cmd_explore(args):
@@ -339,6 +391,9 @@ def add_model_args(p):
     p.add_argument("--fps", type=float, help="the cheapest pipeline that makes this many frames a second "
                    "at --clock-mhz (an error if the fastest within the budget cannot)")
     p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures and --fps")
+    p.add_argument("--weights", choices=("rom", "ram"), default="rom",
+                   help="rom: parameters frozen into the gateware; ram: convolution/linear parameters in "
+                        "memories the firmware rewrites at run time (lepton_load_weights), same cycles")
 
 
 def main(argv=None):
@@ -362,6 +417,9 @@ def main(argv=None):
     s.add_argument("--report", help="write the result as JSON")
     s.add_argument("--build-dir", default="build/soc", help="SoC build folder (reused when unchanged)")
     s.add_argument("--timeout", type=float, default=600, help="simulation timeout in seconds")
+    s.add_argument("--reload", metavar="OTHER_MODEL", help="with --weights ram: after MODEL's run, load OTHER_MODEL's "
+                   "weight image at run time (same gateware) and run it on the same images; a corrupted image "
+                   "is refused and the loaded weights kept")
     s.add_argument("--max-multipliers", type=int, help="accelerator budget (default 1024, or --fit's)")
     s.add_argument("--fit", metavar="BOARD", help="simulate the accelerator `build --board BOARD` builds "
                    "(its multiplier budget and bits)")

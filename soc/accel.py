@@ -21,7 +21,13 @@ status    R      bit 0 busy, bit 1 done (since the last start), bit 2 error
 cycles    R 32   clock cycles from start to the last output word written
 pause     RW 1   1: the input DMA starts no new read (the CPU keeps the bus; a job then waits,
                  and its wait times out if the pause outlasts it); 0: it resumes
+load      W      weights in RAM only: write 1: load a weight image's payload (``PARAM_WORDS``
+                 words at ``src``) into the parameter memories (ignored and ``error`` set while
+                 busy); busy until every word is written, then done; a start meanwhile is
+                 refused (``error``), and the next frame runs on the new weights
 ========  =====  ==========================================================
+
+``status`` bit 3 (``loading``) is set while a load runs.
 """
 from __future__ import annotations
 
@@ -91,6 +97,12 @@ class LeptonAccelerator(LiteXModule):
         self.total_in, self.total_out = Signal(32), Signal(32)
         self.rd_count, self.wr_count = Signal(32), Signal(32)
         self.start = self._start.re & self._start.r[0]
+        # weights in RAM: a load streams the image's payload through the reader into the
+        # pipeline's parameter loader
+        self.param_words = core.params.words if getattr(core, "params", None) is not None else 0
+        self.loading = Signal()
+        self.ld_count = Signal(32)
+        self.load = (self._load.re & self._load.r[0]) if self.param_words else 0
         # abort: no new bus cycle is started; once neither DMA engine has one in flight (a
         # dropped cycle could leave its slave's late ack to the next master), the datapath is
         # reset for a cycle and busy drops
@@ -112,9 +124,12 @@ class LeptonAccelerator(LiteXModule):
         self._start = CSR()
         self._abort = CSR()
         self._status = CSRStatus(fields=[
-            CSRField("busy", size=1), CSRField("done", size=1), CSRField("error", size=1)])
+            CSRField("busy", size=1), CSRField("done", size=1), CSRField("error", size=1),
+            CSRField("loading", size=1)])
         self._cycles = CSRStatus(32, description="Cycles from start to the last output word.")
         self._pause = CSRStorage(1, description="1: the input DMA starts no new read; 0: it resumes.")
+        if getattr(self.core, "params", None) is not None:
+            self._load = CSR()
         self.ev = EventManager()
         self.ev.done = EventSourcePulse(description="All frames written.")
         self.ev.finalize()
@@ -129,21 +144,28 @@ class LeptonAccelerator(LiteXModule):
             self._status.fields.busy.eq(busy),
             self._status.fields.done.eq(done),
             self._status.fields.error.eq(error),
+            self._status.fields.loading.eq(self.loading),
             self._cycles.status.eq(cycles),
             self.ev.done.trigger.eq(self.finish),
             self.irq.eq(self.ev.irq),
         ]
         self.sync += [
-            If(self.abort, busy.eq(0), done.eq(0)
+            If(self.abort, busy.eq(0), done.eq(0), self.loading.eq(0)
             ).Elif(self.start,
                 If(busy | (self._frames.storage == 0), error.eq(1)).Else(
                     busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), self.rd_count.eq(0), self.wr_count.eq(0),
                     self.total_in.eq(_times(self._frames.storage, L.in_words)),
                     self.total_out.eq(_times(self._frames.storage, L.out_words)))
+            ).Elif(self.load,
+                If(busy, error.eq(1)).Else(
+                    busy.eq(1), self.loading.eq(1), done.eq(0), error.eq(0), cycles.eq(0), self.rd_count.eq(0),
+                    self.wr_count.eq(0), self.ld_count.eq(0), self.total_in.eq(self.param_words), self.total_out.eq(0))
             ).Elif(busy,
                 cycles.eq(cycles + 1),
-                If(self.finish, busy.eq(0), done.eq(1)))
+                If(self.finish, busy.eq(0), done.eq(1), self.loading.eq(0)))
         ]
+        if self.param_words:
+            self.comb += self.core.params.restart.eq(self.load & ~busy)
 
     def add_input(self):
         """Addresses -> DMA reader -> 32-bit words -> pixels -> pipeline."""
@@ -157,7 +179,16 @@ class LeptonAccelerator(LiteXModule):
         self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
         in_w = len(core.sink.data)
         self.in_conv = in_conv = ResetInserter()(stream.Converter(32, L.in_pad))
-        self.comb += [reader.source.connect(in_conv.sink, omit={"last", "first"})]
+        if self.param_words:
+            # a load's words go to the parameter loader, a job's to the pixel converter
+            ps = core.params.sink
+            self.comb += If(self.loading,
+                ps.valid.eq(reader.source.valid), ps.data.eq(reader.source.data),
+                reader.source.ready.eq(ps.ready)
+            ).Else(*reader.source.connect(in_conv.sink, omit={"last", "first"}))
+            self.sync += If(ps.valid & ps.ready, self.ld_count.eq(self.ld_count + 1))
+        else:
+            self.comb += [reader.source.connect(in_conv.sink, omit={"last", "first"})]
         if L.in_pad < 32:
             # skip the padding chunks after a frame's last pixel
             chunks = L.in_words * L.in_chunks_per_word
@@ -193,6 +224,7 @@ class LeptonAccelerator(LiteXModule):
             writer.sink.data.eq(out_conv.source.data),
             writer.sink.address.eq(self._dst.storage[2:] + self.wr_count),
             out_conv.source.ready.eq(writer.sink.ready),
-            self.finish.eq(self.busy & (self.wr_count == self.total_out) & (self.rd_count == self.total_in)),
+            self.finish.eq(self.busy & (self.wr_count == self.total_out) & (self.rd_count == self.total_in)
+                           & (~self.loading | (self.ld_count == self.param_words))),
         ]
         self.sync += If(writer.sink.valid & writer.sink.ready, self.wr_count.eq(self.wr_count + 1))

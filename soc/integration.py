@@ -41,6 +41,12 @@ def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
         "OUT_WORDS_PER_PIXEL": layout.out_words_per_px, "OUT_WORDS": layout.out_words,
         "BOUND_CYCLES": pipeline.bound_cycles,
     }
+    if accel.param_words:
+        # weights in RAM: what lepton_load_weights checks an image against
+        from lepton_hdl.weights import topology_hash
+        h = topology_hash(pipeline.graph)
+        assert accel.param_words == pipeline.param_words
+        consts.update(PARAM_WORDS=pipeline.param_words, TOPOLOGY_LO=h & 0xFFFFFFFF, TOPOLOGY_HI=h >> 32)
     for k, v in consts.items():
         soc.add_constant(f"{N}_{k}", int(v))
     return accel

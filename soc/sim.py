@@ -130,11 +130,13 @@ def _generator_sources() -> list:
 
 
 def build_firmware(pipeline, x, labels, soc_dir: Path, label_names=None, log=None, fw_dir=None,
-                   defines=()) -> Path:
+                   defines=(), reload=None) -> Path:
     """Generate the model/data headers and build the demo firmware with RISC-V GCC against the
     LiteX build folder ``soc_dir`` (its generated headers, linker regions and libraries);
     returns ``firmware.bin``. ``defines``: extra ``NAME=VALUE`` preprocessor definitions (the
-    tests' fault injection, ``LEPTON_INJECT_FAULT=image``)."""
+    tests' fault injection, ``LEPTON_INJECT_FAULT=image``). ``reload`` (weights in RAM):
+    ``(other, image, name)``: the firmware then loads ``image`` at run time and runs ``other``
+    on the same images (``LEPTON_RELOAD``)."""
     from lepton_hdl.codegen_c import write_firmware_sources
     from lepton_hdl.firmware import FIRMWARE_DIR
     fw = Path(fw_dir or Path(soc_dir) / "firmware")
@@ -142,7 +144,9 @@ def build_firmware(pipeline, x, labels, soc_dir: Path, label_names=None, log=Non
     for f in FIRMWARE_DIR.iterdir():
         if f.suffix in (".c", ".h", ".ld") or f.name == "Makefile":
             shutil.copy(f, fw / f.name)
-    write_firmware_sources(pipeline, x, labels, fw, label_names=label_names)
+    write_firmware_sources(pipeline, x, labels, fw, label_names=label_names, reload=reload)
+    if reload is not None:
+        defines = tuple(defines) + ("LEPTON_RELOAD=1",)
     _log(log, f"[firmware] building with {shutil.which('riscv64-unknown-elf-gcc')} (-O3), {len(x)} images")
     subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={Path(soc_dir).resolve()}", "clean"], capture_output=True)
     r = subprocess.run(["make", "-C", str(fw), f"BUILD_DIR={Path(soc_dir).resolve()}", "-j2",
@@ -285,10 +289,10 @@ class SimRun:
         stamp.write_text("ok\n")
         _log(self.log, f"[soc] SoC built in {time.perf_counter() - t0:.0f} s")
 
-    def build_firmware(self, x, labels, label_names=None, defines=()):
+    def build_firmware(self, x, labels, label_names=None, defines=(), reload=None):
         """Generate the model/data headers and build the firmware with RISC-V GCC."""
         return build_firmware(self.pipeline, x, labels, self.dir, label_names=label_names, log=self.log,
-                              defines=defines)
+                              defines=defines, reload=reload)
 
     def load_firmware(self, binary: Path):
         """Write the firmware into the main RAM init file the simulator reads at start."""

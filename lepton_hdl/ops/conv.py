@@ -314,6 +314,8 @@ class ConvOp(Op):
         lut = mux + lanes * (ib + wb) + p.pe * (p.acc_bits * 2 + MULT_BITS + ob) + 60
         ff = 2 * win_bits + lanes * (ib + wb + ib + wb) + p.pe * (3 * p.acc_bits + MULT_BITS) + p.out_channels * ob
         mem = p.weight.size * wb + ring_rows(p.kernel, p.stride) * Wp * C * ib
+        if p.runtime:                # weights in RAM: the bias and multiplier memories too
+            mem += p.out_channels * (p.acc_bits + MULT_BITS)
         return dict(mult=mult, lut=int(lut), ff=int(ff), mem_bits=int(mem))
 
     def hardware(self, p, opts):
