@@ -123,6 +123,7 @@ def cmd_compile(args):
         log("[accuracy] " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in acc.items() if v is not None))
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.txt").write_text(pipe.report(args.clock_mhz) + "\n")
+    write_build_record(pipe, args.model, out)
     return 1 if report.get("rtl_mismatches") else 0
 
 
@@ -181,6 +182,7 @@ def cmd_soc(args):
             log(f"[weights] {other_spec.name}: a {len(image):,}-byte weight image for this build "
                 f"(topology {int.from_bytes(image[8:16], 'little'):016x})")
         run.build_soc()
+        write_build_record(pipe, args.model, run.dir)
         fw = run.build_firmware(x, y, label_names=spec.labels, reload=reload)
     run.load_firmware(fw)
     log(f"[sim] running the SoC in Verilator ({len(x)} images; console follows)")
@@ -238,6 +240,60 @@ def cmd_soc(args):
         f"({report.get('speedup_tuned') or 0:.0f}x / {report.get('latency_speedup_tuned') or 0:.0f}x)"
         f"{' as built for ' + fit.name if fit else ''}, {report['total_s']} s in all")
     return 0 if ok else 1
+
+
+BUILD_RECORD = "lepton_build.json"
+
+
+def write_build_record(pipe, model: str, out) -> Path:
+    """``lepton_build.json`` in a compile/build/SoC folder: what ``lepton-hdl weights --for``
+    needs to recompile the build's model exactly (model, bits, every layer's folding, weights
+    mode) and the topology hash its gateware checks images against."""
+    from .weights import topology_hash
+    g = pipe.graph
+    rec = dict(format=1, name=pipe.name, model=model, weights=pipe.weights,
+               bits=dict(w=g.meta["w_bits"], a=g.meta["a_bits"]),
+               fold={n.name: list(n.op.folding(n.params).values()) for n in g.nodes
+                     if n.params is not None and n.op.folding(n.params) is not None},
+               topology=f"{topology_hash(g):016x}", param_words=pipe.param_words)
+    path = Path(out) / BUILD_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    return path
+
+
+def cmd_weights(args):
+    """The weight image of MODEL for the weights-in-RAM build in --for."""
+    import lepton_hdl
+    from .errors import WeightsError
+    from .models import load
+    from .weights import topology_hash
+    rec_path = Path(args.for_dir) / BUILD_RECORD
+    if not rec_path.exists():
+        raise InputError(f"--for {args.for_dir}: no {BUILD_RECORD} there (a folder written by compile, build or soc)")
+    rec = json.loads(rec_path.read_text())
+    if rec.get("weights") != "ram":
+        raise WeightsError(f"the build in {args.for_dir} keeps its weights in ROM: rebuild it with --weights ram")
+    base = load(rec["model"], log=log)
+    pipe = lepton_hdl.compile(base.model, base.samples, w_bits=rec["bits"]["w"], a_bits=rec["bits"]["a"],
+                              fold={k: tuple(v) for k, v in rec["fold"].items()}, max_multipliers=None,
+                              weights="ram", name=rec["name"])
+    if f"{topology_hash(pipe.graph):016x}" != rec["topology"]:
+        raise WeightsError(f"the build's model '{rec['model']}' no longer compiles to the build's topology "
+                           f"{rec['topology']}: rebuild it")
+    spec = load(args.model, log=log)
+    other = pipe.compatible(spec.model, spec.samples, name=spec.name)
+    image = pipe.weight_image(spec.model, spec.samples)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(image)
+    acc = ""
+    if spec.x_eval is not None:
+        acc = (f", accuracy {100 * top1(other.golden(spec.x_eval), spec.y_eval):.2f}% on its "
+               f"{len(spec.y_eval)} eval images (float {100 * top1(float_predictions(spec), spec.y_eval):.2f}%)")
+    log(f"[weights] {out}: {len(image):,} bytes for the build in {args.for_dir} (topology {rec['topology']}, "
+        f"{rec['param_words']} payload words){acc}")
+    return 0
 
 
 def _reload_report(report, text, pipe, reload, x, y) -> bool:
@@ -369,7 +425,9 @@ def cmd_build(args):
     report["latency_us_at_target"] = info["first_frame_cycles"] / report["target_mhz"]
     report["bits"] = dict(w=bench["w_bits"], a=bench["a_bits"])
     report["accuracy"] = accuracy
+    report["weights"] = pipe.weights
     Path(out).mkdir(parents=True, exist_ok=True)
+    write_build_record(pipe, args.model, out)
     (Path(out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     r = report["resources"]
     log(f"[build] {board.name}: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r.items()) +
@@ -450,6 +508,12 @@ def main(argv=None):
     e.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster)")
     add_model_args(e)
     e.set_defaults(func=cmd_explore)
+    w = sub.add_parser("weights", help="the weight image of MODEL for a build compiled with --weights ram")
+    w.add_argument("model", help="'digits', 'digits_seed1' or path/to/file.py:factory (same topology as the build)")
+    w.add_argument("--for", dest="for_dir", required=True, metavar="BUILD_DIR",
+                   help="a compile/build/soc folder of a --weights ram build (its lepton_build.json)")
+    w.add_argument("--out", required=True, help="the image file to write")
+    w.set_defaults(func=cmd_weights)
     d = sub.add_parser("demo", help="the main job on the default model")
     d.set_defaults(func=cmd_demo)
     args = ap.parse_args(argv)
