@@ -183,10 +183,18 @@ def cmd_soc(args):
                 f"(topology {int.from_bytes(image[8:16], 'little'):016x})")
         run.build_soc()
         write_build_record(pipe, args.model, run.dir)
-        fw = run.build_firmware(x, y, label_names=spec.labels, reload=reload)
+        fw = run.build_firmware(x, y, label_names=spec.labels, reload=reload,
+                                defines=("LEPTON_UART_UPDATES=2",) if reload else ())
     run.load_firmware(fw)
+    responder = None
+    if reload is not None:
+        # updates from the host over the UART: the compiled model's image with one bit flipped in
+        # transit (refused: the reloaded weights stay), then the same image intact
+        from .soc.sim import UartUpdater
+        own = pipe.weight_image(spec.model, spec.samples)
+        responder = UartUpdater([(f"{spec.name} (one bit flipped in transit)", own, True), (spec.name, own, False)])
     log(f"[sim] running the SoC in Verilator ({len(x)} images; console follows)")
-    text, wall = run.run(timeout_s=args.timeout, on_line=lambda l: log("  | " + l), until=until)
+    text, wall = run.run(timeout_s=args.timeout, on_line=lambda l: log("  | " + l), until=until, responder=responder)
     v = parse_verdict(text)
     golden_acc = None
     if y is not None:
@@ -226,7 +234,7 @@ def cmd_soc(args):
             ok = report["ok"] = False
             log(f"[soc] accuracy {acc} differs from the golden model's {golden_acc} on the same images")
     if not args.boot and reload is not None:
-        ok = report["ok"] = ok and _reload_report(report, text, pipe, reload, x, y)
+        ok = report["ok"] = ok and _reload_report(report, text, pipe, reload, x, y, responder.sent)
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
@@ -296,7 +304,7 @@ def cmd_weights(args):
     return 0
 
 
-def _reload_report(report, text, pipe, reload, x, y) -> bool:
+def _reload_report(report, text, pipe, reload, x, y, sent=()) -> bool:
     """The reload demo's figures from the console (``LEPTON-PHASE``/``LEPTON-RELOAD``/
     ``LEPTON-CORRUPT`` lines): ``phases`` (model, images, accuracy, golden_accuracy, mismatches),
     ``reload_bytes``, ``reload_cycles`` (the driver's whole call: header and CRC-32 checks and the
@@ -319,9 +327,20 @@ def _reload_report(report, text, pipe, reload, x, y) -> bool:
                   reload_bytes=int(m.group(3)) if m else None, reload_cycles=int(m.group(4)) if m else None,
                   reload_dma_cycles=int(m.group(5)) if m else None,
                   corrupt_refused=(c.group(2) if c and int(c.group(1)) != 0 else None))
-    ok = (len(phases) == 3 and all(p["mismatches"] == 0 for p in phases) and m is not None and int(m.group(1)) == 0
+    # updates over the UART: what was sent, the driver's answer, the model the outputs then matched
+    ups = [dict(sent=label, rc=int(u.group(1)), result=u.group(2)) for label, u in
+           zip(sent, re.finditer(r"LEPTON-UPDATE rc=(-?\d+) \((.*?)\)", text))]
+    for u, p in zip(ups, phases[3:]):
+        u.update(then_model=p["model"], mismatches=p["mismatches"])
+    report["uart_updates"] = ups
+    expect_uart = [(name, "checksum"), (pipe.name, "ok")]       # the flipped bit refused, the intact image loaded
+    ok = (len(phases) == 5 and all(p["mismatches"] == 0 for p in phases) and m is not None and int(m.group(1)) == 0
           and report["corrupt_refused"] == "checksum"
+          and [(u.get("then_model"), u["result"]) for u in ups] == expect_uart
           and all(p["accuracy"] == p["golden_accuracy"] for p in phases if p["accuracy"] is not None))
+    for u in ups:
+        log(f"[uart] sent {u['sent']}: {u['result']} (rc {u['rc']}); then the outputs matched {u.get('then_model')} "
+            f"with {u.get('mismatches')} mismatches")
     for p in phases:
         log(f"[reload] {p['model']}: {p['images']} images, {p['mismatches']} mismatches"
             + (f", accuracy {100 * p['accuracy']:.1f}% (golden {100 * p['golden_accuracy']:.1f}%)"

@@ -305,17 +305,19 @@ class SimRun:
             raise RuntimeError(f"cannot find the main RAM init file in {self.gateware}: {inits}")
         inits[0].write_text("".join(f"{w:08x}\n" for w in data + [0] * (words - len(data))))
 
-    def run(self, timeout_s=600, on_line=None, until=None):
+    def run(self, timeout_s=600, on_line=None, until=None, responder=None):
         """Run the simulator until the firmware ends it (or the console prints a line matching
         regular expression ``until``: a board's firmware cannot end a simulation); returns the
         console text. The timeout holds whether or not the console prints (a reader thread
-        feeds the lines; the wait for the next one is bounded by what is left)."""
+        feeds the lines; the wait for the next one is bounded by what is left). ``responder``:
+        called with each console line, returns bytes to send into the SoC's UART (or None)."""
         import queue
         import threading
         exe = self.gateware / "obj_dir" / "Vsim"
         t0 = time.perf_counter()
         proc = subprocess.Popen([str(exe)], cwd=self.gateware, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1)
+                                stdin=subprocess.PIPE if responder else subprocess.DEVNULL, text=True,
+                                errors="replace", bufsize=1)
         q = queue.Queue()
 
         def reader():
@@ -342,6 +344,11 @@ class SimRun:
                 text = line.strip("\r\n")
                 if on_line and text.strip():
                     on_line(text)
+                if responder is not None:
+                    data = responder(text)
+                    if data:
+                        proc.stdin.buffer.write(data)
+                        proc.stdin.flush()
                 if until is not None and re.search(until, text):
                     proc.kill()
                     break
@@ -354,6 +361,43 @@ class SimRun:
             if proc.poll() is None:
                 proc.kill()
         return "".join(lines), time.perf_counter() - t0
+
+
+class UartUpdater:
+    """The host side of a weight update over the UART (``firmware/main.c``, ``receive_update``):
+    answers the firmware's ``LEPTON-UPDATE ready`` with a frame's start ("LPWU", the length) and
+    each ``LEPTON-UPDATE ack OFFSET`` with the next block, the last one followed by the image's
+    CRC-32. ``updates``: ``[(label, image bytes, corrupt)]`` sent in turn; ``corrupt`` flips one
+    bit of the image in transit (the CRC-32 is the clean image's), as line noise would."""
+    BLOCK = 64
+
+    def __init__(self, updates):
+        self.updates = list(updates)
+        self.sent = []              # the labels, in the order sent
+        self._cur = None
+
+    def __call__(self, line: str):
+        import struct
+        import zlib
+        if line.startswith("LEPTON-UPDATE ready") and self.updates:
+            label, image, corrupt = self.updates.pop(0)
+            crc = zlib.crc32(image)
+            wire = bytearray(image)
+            if corrupt:
+                wire[len(wire) // 2] ^= 0x04
+            self._cur = (bytes(wire), crc)
+            self.sent.append(label)
+            return b"LPWU" + struct.pack("<I", len(wire))
+        m = re.match(r"LEPTON-UPDATE ack (\d+)", line)
+        if m and self._cur is not None:
+            wire, crc = self._cur
+            off = int(m.group(1))
+            block = wire[off:off + self.BLOCK]
+            if off + self.BLOCK >= len(wire):
+                block += struct.pack("<I", crc)
+                self._cur = None
+            return block
+        return None
 
 
 VERDICT_RE = re.compile(r"LEPTON-VERDICT (.*)")

@@ -146,7 +146,8 @@ def test_cli_weights_command(tmp_path, capsys):
 def test_soc_reload_demo(tmp_path):
     """The reload demo in the simulated SoC: digits on N images, digits_seed1's image loaded at
     run time by the firmware (no gateware rebuild between phases), the same images on it, a
-    corrupted image refused with the loaded weights kept: 0 mismatches in every phase."""
+    corrupted image refused with the loaded weights kept, then two updates sent by the host over
+    the UART (one corrupted in transit, refused; one intact): 0 mismatches in every phase."""
     for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
         require_tool(tool)
     from lepton_hdl.cli import main
@@ -156,8 +157,13 @@ def test_soc_reload_demo(tmp_path):
                "--build-dir", str(tmp_path / "build")])
     r = json.loads(report.read_text())
     assert rc == 0 and r["ok"], r
-    assert [p["model"] for p in r["phases"]] == ["digits", "digits_seed1", "digits_seed1 (after the corrupt image)"]
+    assert [p["model"] for p in r["phases"]] == ["digits", "digits_seed1", "digits_seed1 (after the corrupt image)",
+                                                 "digits_seed1", "digits"]
     assert all(p["mismatches"] == 0 and p["images"] == 10 for p in r["phases"])
+    # updates from the host over the UART: a frame with one bit flipped in transit is refused and
+    # the loaded weights (digits_seed1) stay; the intact frame loads digits again
+    assert [(u["result"], u["then_model"], u["mismatches"]) for u in r["uart_updates"]] == \
+        [("checksum", "digits_seed1", 0), ("ok", "digits", 0)]
     assert all(p["accuracy"] == p["golden_accuracy"] for p in r["phases"])
     assert r["reload_rc"] == 0 and r["corrupt_refused"] == "checksum"
     assert r["reload_bytes"] == 32 + 4 * lepton_hdl.compile(
