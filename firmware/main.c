@@ -236,6 +236,17 @@ int main(void) {
   {
     /* 4. Weights in RAM: another model's image loaded at run time, no new gateware, then the
        same images on it; a corrupted image must be refused, the loaded weights kept. */
+    /* a frame started during a load is refused (status error), the load goes on: the image is
+       loaded here by hand once, a start issued at once; lepton_load_weights loads it again below */
+    lepton_ev_pending_write(lepton_ev_pending_read());
+    lepton_src_write((uint32_t)(reload_image + 8));
+    lepton_load_write(1);
+    lepton_frames_write(1);
+    lepton_start_write(1);
+    uint32_t st = lepton_status_read();
+    int refused_wait = lepton_wait(JOB_TIMEOUT(1));
+    printf("LEPTON-TEST start during a load: error=%lu loading=%lu, then the load finished rc=%d\n",
+           (unsigned long)((st >> 2) & 1), (unsigned long)((st >> 3) & 1), refused_wait);
     uint64_t r0 = cycles_now();
     int rc = lepton_load_weights(reload_image, 4 * RELOAD_IMAGE_WORDS);
     uint64_t reload_cycles = cycles_now() - r0;

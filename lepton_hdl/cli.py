@@ -323,6 +323,8 @@ def _reload_report(report, text, pipe, reload, x, y, sent=()) -> bool:
     report["phases"] = phases
     m = re.search(r"LEPTON-RELOAD model=.+? rc=(-?\d+) \((.*?)\) bytes=(\d+) cycles=(\d+) dma_cycles=(\d+)", text)
     c = re.search(r"LEPTON-CORRUPT rc=(-?\d+) \((.*?)\)", text)
+    t = re.search(r"LEPTON-TEST start during a load: error=(\d) loading=(\d), then the load finished rc=(-?\d+)", text)
+    report["start_during_load_refused"] = bool(t and t.group(1) == "1" and t.group(2) == "1" and t.group(3) == "0")
     report.update(reload_model=name, reload_rc=int(m.group(1)) if m else None,
                   reload_bytes=int(m.group(3)) if m else None, reload_cycles=int(m.group(4)) if m else None,
                   reload_dma_cycles=int(m.group(5)) if m else None,
@@ -335,7 +337,7 @@ def _reload_report(report, text, pipe, reload, x, y, sent=()) -> bool:
     report["uart_updates"] = ups
     expect_uart = [(name, "checksum"), (pipe.name, "ok")]       # the flipped bit refused, the intact image loaded
     ok = (len(phases) == 5 and all(p["mismatches"] == 0 for p in phases) and m is not None and int(m.group(1)) == 0
-          and report["corrupt_refused"] == "checksum"
+          and report["corrupt_refused"] == "checksum" and report["start_during_load_refused"]
           and [(u.get("then_model"), u["result"]) for u in ups] == expect_uart
           and all(p["accuracy"] == p["golden_accuracy"] for p in phases if p["accuracy"] is not None))
     for u in ups:

@@ -166,6 +166,7 @@ def test_soc_reload_demo(tmp_path):
         [("checksum", "digits_seed1", 0), ("ok", "digits", 0)]
     assert all(p["accuracy"] == p["golden_accuracy"] for p in r["phases"])
     assert r["reload_rc"] == 0 and r["corrupt_refused"] == "checksum"
+    assert r["start_during_load_refused"]          # a frame started mid-load: refused, the load goes on
     assert r["reload_bytes"] == 32 + 4 * lepton_hdl.compile(
         load("digits").model, load("digits").samples, max_multipliers=64, weights="ram").param_words
     assert 0 < r["reload_dma_cycles"] < r["reload_cycles"]
