@@ -244,9 +244,11 @@ int main(void) {
     lepton_frames_write(1);
     lepton_start_write(1);
     uint32_t st = lepton_status_read();
-    int refused_wait = lepton_wait(JOB_TIMEOUT(1));
-    printf("LEPTON-TEST start during a load: error=%lu loading=%lu, then the load finished rc=%d\n",
-           (unsigned long)((st >> 2) & 1), (unsigned long)((st >> 3) & 1), refused_wait);
+    lepton_wait(JOB_TIMEOUT(1));           /* reports the refused start's error */
+    uint32_t st2 = lepton_status_read();
+    printf("LEPTON-TEST start during a load: error=%lu loading=%lu, then the load finished done=%lu busy=%lu\n",
+           (unsigned long)((st >> 2) & 1), (unsigned long)((st >> 3) & 1), (unsigned long)((st2 >> 1) & 1),
+           (unsigned long)(st2 & 1));
     uint64_t r0 = cycles_now();
     int rc = lepton_load_weights(reload_image, 4 * RELOAD_IMAGE_WORDS);
     uint64_t reload_cycles = cycles_now() - r0;

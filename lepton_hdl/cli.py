@@ -323,8 +323,10 @@ def _reload_report(report, text, pipe, reload, x, y, sent=()) -> bool:
     report["phases"] = phases
     m = re.search(r"LEPTON-RELOAD model=.+? rc=(-?\d+) \((.*?)\) bytes=(\d+) cycles=(\d+) dma_cycles=(\d+)", text)
     c = re.search(r"LEPTON-CORRUPT rc=(-?\d+) \((.*?)\)", text)
-    t = re.search(r"LEPTON-TEST start during a load: error=(\d) loading=(\d), then the load finished rc=(-?\d+)", text)
-    report["start_during_load_refused"] = bool(t and t.group(1) == "1" and t.group(2) == "1" and t.group(3) == "0")
+    t = re.search(r"LEPTON-TEST start during a load: error=(\d) loading=(\d), then the load finished done=(\d) busy=(\d)",
+                  text)
+    report["start_during_load_refused"] = bool(t and t.group(1) == "1" and t.group(2) == "1" and t.group(3) == "1"
+                                               and t.group(4) == "0")
     report.update(reload_model=name, reload_rc=int(m.group(1)) if m else None,
                   reload_bytes=int(m.group(3)) if m else None, reload_cycles=int(m.group(4)) if m else None,
                   reload_dma_cycles=int(m.group(5)) if m else None,
