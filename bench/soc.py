@@ -2,9 +2,8 @@
 """Accelerator vs CPU cycles per inference in the simulated LiteX SoC (VexRiscv "standard"
 with its multiplier), against two CPU baselines, both C at -O3 with every size a constant: the
 generated plain reference (window loops with a bounds check per tap) and the tuned C (window
-loops split into an interior without checks and a border, a window row one contiguous dot
-product), and the accelerator against the pipeline's own bound, so the DMA/CSR overhead is
-visible.
+loops over each pixel's in-bounds tap ranges, no check per tap, constant channel loops), and
+the accelerator against the pipeline's own bound, so the DMA/CSR overhead is visible.
 
     python bench/soc.py [--images N]       (N images a row; ResNet-8: 1)
 

@@ -4,8 +4,8 @@
   layer (``Op.c_function``) with every size a compile-time constant, the exact arithmetic of
   ``docs/arithmetic.md``. This is both the bit-exact reference and the first CPU baseline.
   ``model_infer_tuned`` is the second: the same arithmetic written as a careful user would by
-  hand (``Op.c_tuned``: window loops split into an interior with no per-tap bounds checks and
-  a border), sharing the parameter arrays.
+  hand (``Op.c_tuned``: window loops over each pixel's in-bounds tap ranges, no bounds check
+  per tap), sharing the parameter arrays.
 * ``data.h``: N test images (for the CPU: one element a byte; for the DMA: packed words),
   their labels and the golden model's outputs.
 """
@@ -81,7 +81,7 @@ void {entry}(const {types[inp.name]} *in, int32_t *out) {{
 typedef {types[inp.name]} model_in_t;
 /* the reference: the layers' plain loops (also the first CPU baseline) */
 void model_infer(const model_in_t *in, int32_t *out);
-/* the second CPU baseline, same results: windowed loops split into interior and border */
+/* the second CPU baseline, same results: window loops over each pixel's in-bounds taps */
 void model_infer_tuned(const model_in_t *in, int32_t *out);
 #endif
 """

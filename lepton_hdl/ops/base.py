@@ -311,9 +311,9 @@ class Op:
 
     def c_tuned(self, p, f, plain, in_ctypes, y) -> Optional[str]:
         """The second CPU baseline: C function ``f`` computing what ``c_function``'s ``plain``
-        computes, as a careful user would write it by hand (windowed loops split into an
-        interior without per-tap bounds checks and a border), reading ``plain``'s parameter
-        arrays. None: ``plain`` is already that."""
+        computes, as a careful user would write it by hand (windowed loops over each pixel's
+        in-bounds tap ranges, no bounds check per tap: ``csrc.window_ranges``), reading
+        ``plain``'s parameter arrays. None: ``plain`` is already that."""
         return None
 
     # -- folding (speed against cost) -----------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..arith import IntType, MAX_ACC_BITS, MULT_BITS, check_bits, quantize_multipliers, signed_bits_for, weight_range
-from ..csrc import array, rq_call, split_window, window_loop
+from ..csrc import array, rq_call, window_ranges, window_loop
 from ..params import (Requant, Windowed, apply_requant, check_input, frozen_array, pair_of, shape3,
                       windows)
 from .base import (Match, Op, OpParams, apply_clamp, fail, pair, quantize_weights, register, to_np)
@@ -383,28 +383,23 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
         c0 = "" if p.groups == 1 else f" + (o / {cog}) * {cig}"
         mac = f"acc += ({acc_t})xp[j] * wp[j];"
 
-        def per_pixel(interior):
-            # the interior's tap loops have constant trip counts and no checks; the border walks
-            # its in-bounds taps only; each tap's channel loop has a constant trip count (GCC
-            # unrolls it, where one row-long loop would exceed its complete-unroll limit)
-            ky = f"int ky = 0; ky < {kh}; ky++" if interior else "int ky = ky0; ky < ky1; ky++"
-            kx = f"int kx = 0; kx < {kw}; kx++" if interior else "int kx = kx0; kx < kx1; kx++"
-            taps = [f"  for ({ky})",
-                    f"    for ({kx}) {{",
-                    f"      const {x} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C}{c0};",
-                    f"      const {wt} *wp = w + (ky * {kw} + kx) * {cig};",
-                    f"      for (int j = 0; j < {cig}; j++) {mac}",
-                    "    }"]
-            return [f"{y} *yp = y + (oy * {Wo} + ox) * {Co};",
-                    f"for (int o = 0; o < {Co}; o++) {{",
-                    f"  const {wt} *w = {plain}_w + o * {kh * kw * cig};",
-                    f"  {acc_t} acc = {plain}_b[o];",
-                    *taps,
-                    f"  yp[o] = {rq_call('acc', m, rq.shift, rq.lo, rq.hi)};",
-                    "}"]
+        # each pixel's in-bounds taps (no check per tap); each tap's channel loop has a constant
+        # trip count, which GCC unrolls (one row-long loop would exceed its complete-unroll limit)
+        body = [f"{y} *yp = y + (oy * {Wo} + ox) * {Co};",
+                f"for (int o = 0; o < {Co}; o++) {{",
+                f"  const {wt} *w = {plain}_w + o * {kh * kw * cig};",
+                f"  {acc_t} acc = {plain}_b[o];",
+                "  for (int ky = ky0; ky < ky1; ky++)",
+                "    for (int kx = kx0; kx < kx1; kx++) {",
+                f"      const {x} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C}{c0};",
+                f"      const {wt} *wp = w + (ky * {kw} + kx) * {cig};",
+                f"      for (int j = 0; j < {cig}; j++) {mac}",
+                "    }",
+                f"  yp[o] = {rq_call('acc', m, rq.shift, rq.lo, rq.hi)};",
+                "}"]
         return f"""
 static void {f}(const {x} *restrict x, {y} *restrict y) {{
-{split_window(H, W, (Ho, Wo), p.kernel, p.stride, p.padding, per_pixel)}}}
+{window_ranges(H, W, (Ho, Wo), p.kernel, p.stride, p.padding, body)}}}
 """
 
     # -- folding ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from ..arith import IntType, MULT_BITS, quantize_multipliers, signed_bits_for
-from ..csrc import rq_call, split_window, window_loop
+from ..csrc import rq_call, window_ranges, window_loop
 from ..params import Requant, Windowed, apply_requant, check_input, pair_of, shape3, windows
 from .base import LaneFolded, Match, Op, OpParams, apply_clamp, arg, fail, lanes_of, pair, register
 
@@ -209,22 +209,19 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
             rq = p.requant
             res = rq_call("m", rq.channel_mult(C)[0], rq.shift, rq.lo, rq.hi)
 
-        def per_pixel(interior):
-            ky = f"int ky = 0; ky < {kh}; ky++" if interior else "int ky = ky0; ky < ky1; ky++"
-            kx = f"int kx = 0; kx < {kw}; kx++" if interior else "int kx = kx0; kx < kx1; kx++"
-            return [f"{y} *yp = y + (oy * {Wo} + ox) * {C};",
-                    f"for (int c = 0; c < {C}; c++) {{",
-                    f"  int32_t m = {init};",
-                    f"  for ({ky})",
-                    f"    for ({kx}) {{",
-                    f"      const {x} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C};",
-                    f"      {step}",
-                    "    }",
-                    f"  yp[c] = {res};",
-                    "}"]
+        body = [f"{y} *yp = y + (oy * {Wo} + ox) * {C};",
+                f"for (int c = 0; c < {C}; c++) {{",
+                f"  int32_t m = {init};",
+                "  for (int ky = ky0; ky < ky1; ky++)",
+                "    for (int kx = kx0; kx < kx1; kx++) {",
+                f"      const {x} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C};",
+                f"      {step}",
+                "    }",
+                f"  yp[c] = {res};",
+                "}"]
         return f"""
 static void {f}(const {x} *restrict x, {y} *restrict y) {{
-{split_window(H, W, (Ho, Wo), p.kernel, p.stride, p.padding, per_pixel)}}}
+{window_ranges(H, W, (Ho, Wo), p.kernel, p.stride, p.padding, body)}}}
 """
 
     def _avg_params(self, node, x, kind, kernel, stride, padding, q):
