@@ -62,3 +62,14 @@ def window_ranges(H, W, out_hw, kernel, stride, padding, body, indent=2):
             f"{i}    const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + {kw} > {W} ? {W} - ix0 : {kw};\n"
             + "".join(f"{i}    {line}\n" for line in body) +
             f"{i}  }}\n{i}}}\n")
+
+
+def range_taps(x_ctype: str, W: int, C: int, lines, c0: str = "", indent: int = 2) -> list:
+    """A tuned body's walk over its pixel's in-bounds taps (``window_ranges``): ``xp`` points
+    at each tap's first channel (``c0``: an offset expression) and ``lines`` run for it."""
+    i = " " * indent
+    return [f"{i}for (int ky = ky0; ky < ky1; ky++)",
+            f"{i}  for (int kx = kx0; kx < kx1; kx++) {{",
+            f"{i}    const {x_ctype} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C}{c0};",
+            *[f"{i}    {line}" for line in lines],
+            f"{i}  }}"]

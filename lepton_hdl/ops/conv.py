@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..arith import IntType, MAX_ACC_BITS, MULT_BITS, check_bits, quantize_multipliers, signed_bits_for, weight_range
-from ..csrc import array, rq_call, window_ranges, window_loop
+from ..csrc import array, range_taps, rq_call, window_ranges, window_loop
 from ..params import (Requant, Windowed, apply_requant, check_input, frozen_array, pair_of, shape3,
                       windows)
 from .base import (Match, Op, OpParams, apply_clamp, fail, pair, quantize_weights, register, to_np)
@@ -389,12 +389,8 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
                 f"for (int o = 0; o < {Co}; o++) {{",
                 f"  const {wt} *w = {plain}_w + o * {kh * kw * cig};",
                 f"  {acc_t} acc = {plain}_b[o];",
-                "  for (int ky = ky0; ky < ky1; ky++)",
-                "    for (int kx = kx0; kx < kx1; kx++) {",
-                f"      const {x} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C}{c0};",
-                f"      const {wt} *wp = w + (ky * {kw} + kx) * {cig};",
-                f"      for (int j = 0; j < {cig}; j++) {mac}",
-                "    }",
+                *range_taps(x, W, C, [f"const {wt} *wp = w + (ky * {kw} + kx) * {cig};",
+                                      f"for (int j = 0; j < {cig}; j++) {mac}"], c0),
                 f"  yp[o] = {rq_call('acc', m, rq.shift, rq.lo, rq.hi)};",
                 "}"]
         return f"""

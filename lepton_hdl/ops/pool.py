@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from ..arith import IntType, MULT_BITS, quantize_multipliers, signed_bits_for
-from ..csrc import rq_call, window_ranges, window_loop
+from ..csrc import range_taps, rq_call, window_ranges, window_loop
 from ..params import Requant, Windowed, apply_requant, check_input, pair_of, shape3, windows
 from .base import LaneFolded, Match, Op, OpParams, apply_clamp, arg, fail, lanes_of, pair, register
 
@@ -212,11 +212,7 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
         body = [f"{y} *yp = y + (oy * {Wo} + ox) * {C};",
                 f"for (int c = 0; c < {C}; c++) {{",
                 f"  int32_t m = {init};",
-                "  for (int ky = ky0; ky < ky1; ky++)",
-                "    for (int kx = kx0; kx < kx1; kx++) {",
-                f"      const {x} *xp = x + ((iy0 + ky) * {W} + ix0 + kx) * {C};",
-                f"      {step}",
-                "    }",
+                *range_taps(x, W, C, [step]),
                 f"  yp[c] = {res};",
                 "}"]
         return f"""
