@@ -82,6 +82,7 @@ BIOS_FLASH_OFFSET = 0x40000
 EBR_BYTES = 2048
 # the SoC share (boards.SOC_SHARE) counts a 16 KiB main RAM
 SHARE_MAIN_RAM = 0x4000
+MEASURE_MAIN_RAM = 0x40000     # the firmware headers' main RAM region (board_firmware)
 
 
 def main_ram_budget(pipeline, board: Board) -> int:
@@ -180,8 +181,10 @@ def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print) -> di
     logging.disable(logging.INFO)
     platform, tgt_mod = _platform(board)
     sys_clk = int(50e6)
+    # the headers' main RAM is large enough for any demo firmware to link, so its extent is
+    # measured and compared with the budget (the bitstream's main RAM is then sized to it)
     soc = _soc_class(pipeline, board, platform, tgt_mod, build_options(board, soc=True), sys_clk,
-                     main_ram_size=max(budget, SHARE_MAIN_RAM))()
+                     main_ram_size=max(budget, SHARE_MAIN_RAM, MEASURE_MAIN_RAM))()
     log(f"[firmware] {board.name}: the SoC's headers and libraries (no gateware), main RAM budget "
         f"{budget // 1024} KiB of block RAM")
     hdr = out_dir / "firmware-headers"
