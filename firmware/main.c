@@ -240,7 +240,7 @@ int main(void) {
     /* a frame started during a load is refused (status error), the load goes on: the image is
        loaded here by hand once, a start issued at once; lepton_load_weights loads it again below */
     lepton_ev_pending_write(lepton_ev_pending_read());
-    lepton_src_write((uint32_t)(reload_image + 8));
+    lepton_src_write((uint32_t)(reload_image + reload_image[6]));   /* the payload, after the header */
     lepton_load_write(1);
     lepton_frames_write(1);
     lepton_start_write(1);

@@ -177,7 +177,7 @@ def cmd_soc(args):
                 raise InputError("--reload loads another model's weights at run time: it needs --weights ram")
             other_spec = load(args.reload, log=log)
             other = pipe.compatible(other_spec.model, other_spec.samples, name=other_spec.name)
-            image = pipe.weight_image(other_spec.model, other_spec.samples)
+            image = weight_image_of(pipe, other)
             reload = (other, image, other_spec.name)
             log(f"[weights] {other_spec.name}: a {len(image):,}-byte weight image for this build "
                 f"(topology {int.from_bytes(image[8:16], 'little'):016x})")
@@ -191,7 +191,7 @@ def cmd_soc(args):
         # updates from the host over the UART: the compiled model's image with one bit flipped in
         # transit (refused: the reloaded weights stay), then the same image intact
         from .soc.sim import UartUpdater
-        own = pipe.weight_image(spec.model, spec.samples)
+        own = weight_image_of(pipe, pipe)
         responder = UartUpdater([(f"{spec.name} (one bit flipped in transit)", own, True), (spec.name, own, False)])
     log(f"[sim] running the SoC in Verilator ({len(x)} images; console follows)")
     text, wall = run.run(timeout_s=args.timeout, on_line=lambda l: log("  | " + l), until=until, responder=responder)
@@ -270,6 +270,13 @@ def write_build_record(pipe, model: str, out) -> Path:
     return path
 
 
+def weight_image_of(build, other) -> bytes:
+    """The weight image of ``other`` (``build.compatible(...)``, or ``build`` itself) for
+    ``build``, without compiling the model again."""
+    from .weights import image
+    return image(other.graph, build.param_layout)
+
+
 def cmd_weights(args):
     """The weight image of MODEL for the weights-in-RAM build in --for."""
     import lepton_hdl
@@ -291,7 +298,7 @@ def cmd_weights(args):
                            f"{rec['topology']}: rebuild it")
     spec = load(args.model, log=log)
     other = pipe.compatible(spec.model, spec.samples, name=spec.name)
-    image = pipe.weight_image(spec.model, spec.samples)
+    image = weight_image_of(pipe, other)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(image)

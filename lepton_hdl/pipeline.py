@@ -292,8 +292,7 @@ class Pipeline:
         o = self.output_node
         n_px = o.shape[0] * o.shape[1]
         if weight_image is not None:
-            from .weights import parse
-            from .weights import topology_hash
+            from .weights import parse, topology_hash
             words = parse(weight_image, topology_hash(self.graph), self.param_words)
             model = self.verilator(log=log, opts=opts, reload=True)
             res = model.run([words, beats], n_px * len(q), seed=seed, valid_prob=valid_prob, ready_prob=ready_prob)
