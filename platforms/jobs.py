@@ -11,21 +11,24 @@ import time
 from pathlib import Path
 
 
-def client(scheduler=None, log=print):
+def client(scheduler=None, log=print, workers=None):
     """A Dask client: to ``scheduler`` if given, else a local cluster of one single-threaded
-    worker process per core (each synthesis is single-threaded)."""
+    worker process per core, or ``workers`` of them (each synthesis is single-threaded)."""
     from distributed import Client, LocalCluster
     if scheduler:
         log(f"[dask] connecting to {scheduler}")
         return Client(scheduler)
     n = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if workers:
+        n = max(1, int(workers))
     log(f"[dask] local cluster: {n} worker process(es), 1 thread each")
     return Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None))
 
 
-def run_all(cl, fn, jobs: dict, log=print) -> dict:
+def run_all(cl, fn, jobs: dict, log=print, on_result=None) -> dict:
     """Submit ``fn(**args)`` for each ``{key: args}`` and gather the results, reporting each as
-    it completes (``key -> result``, or ``{'error': text}``)."""
+    it completes (``key -> result``, or ``{'error': text}``); ``on_result(key, result)`` is
+    called as each one arrives (a long campaign saves its results as it goes)."""
     from distributed import as_completed
     t0 = time.perf_counter()
     futs = {cl.submit(fn, pure=False, **args): key for key, args in jobs.items()}
@@ -38,6 +41,8 @@ def run_all(cl, fn, jobs: dict, log=print) -> dict:
         except Exception as e:                          # a failed build is reported, not fatal
             out[key] = {"error": f"{type(e).__name__}: {e}"}
             note = "FAILED: " + out[key]["error"].splitlines()[0][:120]
+        if on_result is not None:
+            on_result(key, out[key])
         log(f"[dask] {i}/{len(futs)} {key}: {note} ({time.perf_counter() - t0:.0f} s elapsed)")
     return out
 
