@@ -17,7 +17,8 @@
 #include "data_reload.h"
 #endif
 
-#define OUT_WORDS LEPTON_OUT_WORDS
+/* a frame's output in 32-bit words (LEPTON_OUT_WORDS counts bus words) */
+#define OUT_WORDS (LEPTON_OUT_WORDS * (LEPTON_WORD_BYTES / 4))
 /* a job of n frames that has not finished after this many cycles is hung: 4x the pipeline's
    bound a frame (the DMA's share included) plus a margin */
 #define JOB_TIMEOUT(n) (1000000ULL + (uint64_t)(n) * (4ULL * LEPTON_BOUND_CYCLES + 100000ULL))

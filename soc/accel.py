@@ -2,10 +2,12 @@
 
 Memory layout (what the firmware writes and reads):
 
-* input: each frame is ``in_words`` 32-bit words; its pixels are packed LSB-first,
-  ``in_pixel_bits`` each (the pixel's channels packed LSB-first at the activation width,
-  padded to 8, 16, 32 or a multiple of 32 bits); unused chunks at a frame's end are skipped.
-* output: each pixel is padded to a multiple of 32 bits; a frame is ``out_words`` words.
+* input: each frame is ``in_words`` bus words (32 bits, or the SoC's wider bus); its pixels
+  are packed LSB-first, ``in_pixel_bits`` each (the pixel's channels packed LSB-first at the
+  activation width, padded to a power of two from 8 bits up to the bus width, or a multiple of
+  it); unused chunks at a frame's end are skipped.
+* output: each pixel is padded to a multiple of 32 bits; a frame is ``out_words`` bus words
+  (a wide bus packs several pixels a word: a frame's pixels fill whole words).
 
 CSRs (one line per register, as the firmware sees them):
 
@@ -35,6 +37,7 @@ from functools import reduce
 from operator import add
 
 from migen import If, ResetInserter, Signal
+from migen.fhdl.bitcontainer import log2_int
 
 from litex.gen import LiteXModule
 from litex.soc.cores.dma import WishboneDMAReader, WishboneDMAWriter
@@ -43,13 +46,21 @@ from litex.soc.interconnect.csr import CSR, CSRField, CSRStatus, CSRStorage
 from litex.soc.interconnect.csr_eventmanager import EventManager, EventSourcePulse
 
 
-def padded_bits(bits: int, sub_word: bool = True) -> int:
-    """Pixel width in memory: 8/16/32 (several pixels a word) or a multiple of 32."""
+def padded_bits(bits: int, sub_word: bool = True, word: int = 32) -> int:
+    """Pixel width in memory: a power of two from 8 to ``word`` bits (several pixels a bus
+    word), else a multiple of ``word``; without ``sub_word``, a multiple of 32 that divides the
+    word or is a multiple of it."""
     if sub_word:
-        for w in (8, 16, 32):
+        w = 8
+        while w <= word:
             if bits <= w:
                 return w
-    return -(-bits // 32) * 32
+            w *= 2
+        return -(-bits // word) * word
+    b = -(-bits // 32) * 32
+    while word % b and b % word:
+        b += 32
+    return b
 
 
 def _times(x, k: int):
@@ -62,21 +73,27 @@ def _times(x, k: int):
 class StreamLayout:
     """Sizes of the pipeline's input and output in memory, shared with the firmware header."""
 
-    def __init__(self, in_shape, in_bits, out_shape, out_bits):
+    def __init__(self, in_shape, in_bits, out_shape, out_bits, word_bits: int = 32):
+        W = self.word_bits = word_bits
+        self.word_bytes = W // 8
         self.in_px = in_shape[0] * in_shape[1]
         self.in_pixel_bits = in_shape[2] * in_bits
-        self.in_pad = padded_bits(self.in_pixel_bits, sub_word=True)
-        self.in_chunks_per_word = max(1, 32 // self.in_pad)
-        self.in_words_per_px = max(1, self.in_pad // 32)
-        if self.in_pad < 32:
+        self.in_pad = padded_bits(self.in_pixel_bits, sub_word=True, word=W)
+        self.in_chunks_per_word = max(1, W // self.in_pad)
+        self.in_words_per_px = max(1, self.in_pad // W)
+        if self.in_pad < W:
             self.in_words = -(-self.in_px // self.in_chunks_per_word)
         else:
             self.in_words = self.in_px * self.in_words_per_px
         self.out_px = out_shape[0] * out_shape[1]
         self.out_pixel_bits = out_shape[2] * out_bits
-        self.out_pad = padded_bits(self.out_pixel_bits, sub_word=False)
-        self.out_words_per_px = self.out_pad // 32
-        self.out_words = self.out_px * self.out_words_per_px
+        self.out_pad = padded_bits(self.out_pixel_bits, sub_word=False, word=W)
+        self.out_words_per_px = self.out_pad // 32          # 32-bit words (the firmware's view)
+        self.out_px_per_word = max(1, W // self.out_pad)
+        if (self.out_px * self.out_pad) % W:
+            raise ValueError(f"an output frame of {self.out_px} pixels of {self.out_pad} bits does not fill whole "
+                             f"{W}-bit bus words: use a 32-bit bus")
+        self.out_words = self.out_px * self.out_pad // W
 
 
 class LeptonAccelerator(LiteXModule):
@@ -173,12 +190,12 @@ class LeptonAccelerator(LiteXModule):
         rd_count, total_in = self.rd_count, self.total_in
         self.comb += [
             reader.sink.valid.eq(self.busy & ~self.abort_req & ~self._pause.storage & (rd_count < total_in)),
-            reader.sink.address.eq(self._src.storage[2:] + rd_count),
+            reader.sink.address.eq(self._src.storage[log2_int(L.word_bytes):] + rd_count),
             reader.sink.last.eq(rd_count == total_in - 1),
         ]
         self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
         in_w = len(core.sink.data)
-        self.in_conv = in_conv = ResetInserter()(stream.Converter(32, L.in_pad))
+        self.in_conv = in_conv = ResetInserter()(stream.Converter(L.word_bits, L.in_pad))
         if self.param_words:
             # a load's words go to the parameter loader, a job's to the pixel converter
             ps = core.params.sink
@@ -189,7 +206,7 @@ class LeptonAccelerator(LiteXModule):
             self.sync += If(ps.valid & ps.ready, self.ld_count.eq(self.ld_count + 1))
         else:
             self.comb += [reader.source.connect(in_conv.sink, omit={"last", "first"})]
-        if L.in_pad < 32:
+        if L.in_pad < L.word_bits:
             # skip the padding chunks after a frame's last pixel
             chunks = L.in_words * L.in_chunks_per_word
             chunk = Signal(max=max(chunks, 2))
@@ -215,14 +232,14 @@ class LeptonAccelerator(LiteXModule):
         """Pipeline -> padded pixels -> 32-bit words -> DMA writer; finish when every word of
         the job is written."""
         L, core, writer = self.layout, self.core, self.writer
-        self.out_conv = out_conv = ResetInserter()(stream.Converter(L.out_pad, 32))
+        self.out_conv = out_conv = ResetInserter()(stream.Converter(L.out_pad, L.word_bits))
         self.comb += [
             out_conv.sink.valid.eq(core.source.valid),
             out_conv.sink.data.eq(core.source.data),
             core.source.ready.eq(out_conv.sink.ready),
             writer.sink.valid.eq(out_conv.source.valid & ~self.abort_req),
             writer.sink.data.eq(out_conv.source.data),
-            writer.sink.address.eq(self._dst.storage[2:] + self.wr_count),
+            writer.sink.address.eq(self._dst.storage[log2_int(L.word_bytes):] + self.wr_count),
             out_conv.source.ready.eq(writer.sink.ready),
             self.finish.eq(self.busy & (self.wr_count == self.total_out) & (self.rd_count == self.total_in)
                            & (~self.loading | (self.ld_count == self.param_words))),

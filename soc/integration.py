@@ -19,7 +19,8 @@ def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
     ``HwOptions`` to generate the pipeline with (a board build's family and DSP tiles).
     """
     inp, out = pipeline.input_node, pipeline.output_node
-    layout = StreamLayout(inp.shape, inp.qtype.type.bits, out.shape, out.qtype.type.bits)
+    layout = StreamLayout(inp.shape, inp.qtype.type.bits, out.shape, out.qtype.type.bits,
+                          word_bits=soc.bus.data_width)
     dma_bus = getattr(soc, "dma_bus", soc.bus)
     buses = []
     for kind in ("reader", "writer"):
@@ -39,7 +40,7 @@ def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
         "OUT_H": out.shape[0], "OUT_W": out.shape[1], "OUT_C": out.shape[2],
         "OUT_BITS": out.qtype.type.bits, "OUT_SIGNED": int(out.qtype.type.signed),
         "OUT_WORDS_PER_PIXEL": layout.out_words_per_px, "OUT_WORDS": layout.out_words,
-        "BOUND_CYCLES": pipeline.bound_cycles,
+        "BOUND_CYCLES": pipeline.bound_cycles, "WORD_BYTES": layout.word_bytes,
     }
     if accel.param_words:
         # weights in RAM: what lepton_load_weights checks an image against

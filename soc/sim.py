@@ -56,10 +56,10 @@ class LeptonSimSoC(SoCCore):
     csr_map = dict(CSR_MAP)
 
     def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu=("vexriscv", "standard"),
-                 rom_size=SIM_MEMORY["rom"], sram_size=SIM_MEMORY["sram"]):
+                 rom_size=SIM_MEMORY["rom"], sram_size=SIM_MEMORY["sram"], bus_bits=32):
         platform = SimPlatform("SIM", _io)
         self.crg = CRG(platform.request("sys_clk"))
-        SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ,
+        SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ, bus_data_width=bus_bits,
                          ident="lepton_hdl simulation SoC",
                          cpu_type=cpu[0], cpu_variant=cpu[1],
                          uart_name="sim",
@@ -224,8 +224,9 @@ class SimRun:
     the simulation's own, main RAM sized for ``images``)."""
 
     def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2, cpu=("vexriscv", "standard"),
-                 memory=None):
+                 memory=None, bus_bits=32):
         self.pipeline = pipeline
+        self.bus_bits = bus_bits        # the SoC bus (main RAM, DMA) width: 32, or wider for video
         self.cpu = tuple(cpu)
         self.images = images
         self.log = log
@@ -238,7 +239,7 @@ class SimRun:
             if n.params is not None:
                 key.update(params_digest(n.params))
             key.update(repr(sorted((k, v) for k, v in n.attrs.items() if k.endswith("fifo") or k.endswith("fifos"))).encode())
-        key.update(f"{sorted(self.memory.items())} {self.cpu}".encode())
+        key.update(f"{sorted(self.memory.items())} {self.cpu} {self.bus_bits}".encode())
         for src in _generator_sources():
             key.update(src.name.encode())
             key.update(src.read_bytes())
@@ -267,7 +268,7 @@ class SimRun:
         import logging
         logging.disable(logging.INFO)          # LiteX's INFO lines; warnings and errors still show
         soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size, cpu=self.cpu, rom_size=self.memory["rom"],
-                           sram_size=self.memory["sram"])
+                           sram_size=self.memory["sram"], bus_bits=self.bus_bits)
         sim_config = SimConfig()
         sim_config.add_clocker("sys_clk", freq_hz=SYS_CLK_FREQ)
         sim_config.add_module("serial2console", "serial")
@@ -296,14 +297,18 @@ class SimRun:
 
     def load_firmware(self, binary: Path):
         """Write the firmware into the main RAM init file the simulator reads at start."""
-        data = get_mem_data(str(binary), data_width=32, endianness="little")
-        words = self.ram_size // 4
+        wb = self.bus_bits // 8
+        data = get_mem_data(str(binary), data_width=self.bus_bits, endianness="little")
+        words = self.ram_size // wb
         if len(data) > words:
-            raise RuntimeError(f"firmware is {len(data) * 4} bytes, main RAM only {self.ram_size}")
+            raise RuntimeError(f"firmware is {len(data) * wb} bytes, main RAM only {self.ram_size}")
         inits = [p for p in self.gateware.glob("*.init") if "main_ram" in p.name]
         if len(inits) != 1:
             raise RuntimeError(f"cannot find the main RAM init file in {self.gateware}: {inits}")
-        inits[0].write_text("".join(f"{w:08x}\n" for w in data + [0] * (words - len(data))))
+        fmt = f"{{:0{2 * wb}x}}\n"
+        with open(inits[0], "w") as f:
+            f.write("".join(fmt.format(w) for w in data))
+            f.write(fmt.format(0) * (words - len(data)))
 
     def run(self, timeout_s=600, on_line=None, until=None, responder=None):
         """Run the simulator until the firmware ends it (or the console prints a line matching
