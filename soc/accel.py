@@ -63,6 +63,10 @@ def padded_bits(bits: int, sub_word: bool = True, word: int = 32) -> int:
     return b
 
 
+# bus words the output side buffers between the pipeline and the DMA writer
+OUT_FIFO_WORDS = 16
+
+
 def _times(x, k: int):
     """``x * k`` for a constant ``k >= 0`` as shifted adds: a ``*`` here would take a DSP tile
     (Yosys maps it to an SB_MAC16 or MULT18X18D) from under the accelerator's exact budget."""
@@ -131,7 +135,7 @@ class LeptonAccelerator(LiteXModule):
         self.add_input()
         self.add_output()
         self.comb += [m.reset.eq(self.abort) for m in (self.core, self.reader, self.writer, self.in_conv,
-                                                        self.out_conv)]
+                                                        self.out_conv, self.out_fifo)]
 
     def add_csr(self):
         """The firmware interface (``firmware/lepton.c``), one register a line."""
@@ -233,14 +237,19 @@ class LeptonAccelerator(LiteXModule):
         the job is written."""
         L, core, writer = self.layout, self.core, self.writer
         self.out_conv = out_conv = ResetInserter()(stream.Converter(L.out_pad, L.word_bits))
+        # words wait here for the bus (the reader may hold it for a cycle or two) instead of
+        # in the converter, which would stall the pipeline meanwhile
+        self.out_fifo = out_fifo = ResetInserter()(stream.SyncFIFO([("data", L.word_bits)], OUT_FIFO_WORDS,
+                                                                   buffered=True))
         self.comb += [
             out_conv.sink.valid.eq(core.source.valid),
             out_conv.sink.data.eq(core.source.data),
             core.source.ready.eq(out_conv.sink.ready),
-            writer.sink.valid.eq(out_conv.source.valid & ~self.abort_req),
-            writer.sink.data.eq(out_conv.source.data),
+            out_conv.source.connect(out_fifo.sink, omit={"last", "first"}),
+            writer.sink.valid.eq(out_fifo.source.valid & ~self.abort_req),
+            writer.sink.data.eq(out_fifo.source.data),
             writer.sink.address.eq(self._dst.storage[log2_int(L.word_bytes):] + self.wr_count),
-            out_conv.source.ready.eq(writer.sink.ready),
+            out_fifo.source.ready.eq(writer.sink.ready),
             self.finish.eq(self.busy & (self.wr_count == self.total_out) & (self.rd_count == self.total_in)
                            & (~self.loading | (self.ld_count == self.param_words))),
         ]
