@@ -6,7 +6,7 @@ from litex.soc.interconnect import stream
 
 from .mac import MACArray
 from .options import HwOptions
-from .window import Pad, SlidingWindow
+from .window import LineWindow, Pad, SlidingWindow
 
 
 class Conv2d(Module):
@@ -24,13 +24,19 @@ class Conv2d(Module):
             self.submodules.mac = mac = MACArray(p, opts, serial=True)
             self.submodules.pipeline = pipe = stream.Pipeline(pad, mac)
         else:
-            self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
+            if line_window(p):
+                # padding is the generator's mask: no padded pixels, no cycles for them
+                self.submodules.window = win = LineWindow(p.in_shape, p.in_type, p.kernel, p.padding)
+                stages = [win]
+            else:
+                self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
+                stages = [pad, win]
             self.submodules.mac = mac = MACArray(p, opts)
-            stages = [pad, win, mac]
+            stages = stages + [mac]
             if window_skid(p, opts):
                 # the MAC's stall would otherwise reach the window's next read address
                 self.submodules.skid = cut = stream.PipeReady(win.source.description)
-                stages = [pad, win, cut, mac]
+                stages = stages[:-1] + [cut, mac]
             self.submodules.pipeline = pipe = stream.Pipeline(*stages)
         self.sink, self.source = pipe.sink, pipe.source
         self.param_ports = mac.param_ports       # weights in RAM: the loader writes these
@@ -53,3 +59,17 @@ def window_skid(p, opts: HwOptions) -> bool:
     kh, kw = p.kernel
     wide = kh * kw * p.in_shape[2] * p.in_type.bits >= WIDE_WINDOW
     return opts.skid and not (wide and p.cycles_per_window >= kw + 2)
+
+
+# Frames at least this wide get the line-buffer window generator (``LineWindow``) when it
+# applies and the MAC array takes a window every cycle: the video-rate case, where padding and
+# row turns would otherwise cost ``2*(H+W)`` cycles a frame and the ring's ``2*kh + sh - 1``
+# rows of block RAM would be ``kh - 1``. Narrower frames keep the ring (``SlidingWindow``),
+# whose writer runs rows ahead of a slow reader.
+LINE_WINDOW_WIDTH = 64
+
+
+def line_window(p) -> bool:
+    """Whether convolution ``p`` takes its windows from a ``LineWindow``."""
+    return (not p.collects_frame and p.cycles_per_window == 1 and p.in_shape[1] >= LINE_WINDOW_WIDTH
+            and LineWindow.applies(p.in_shape, p.kernel, p.stride, p.padding))

@@ -221,6 +221,123 @@ class SlidingWindow(Module):
         ]
 
 
+class LineWindow(Module):
+    """The video-rate window generator: ``kh - 1`` line buffers and a ``kh x kw`` window
+    register, for stride 1 and padding at most half the kernel (``'same'`` or less). The input
+    is the *unpadded* ``(H, W, C)`` frame; padding is a mask on the window, so it costs no
+    cycles, and a row turn costs none either: one pixel is taken and one window position
+    produced a cycle, with no gaps.
+
+    Each step shifts the column of pixel ``(y, x)`` (the line buffers' ``kh - 1`` rows above it
+    and the pixel) into the window register. Window positions run ``D = (kh-1-ph)*W + (kw-1-pw)``
+    steps behind the input in row-major order over the ``W``-wide grid: a window whose right
+    columns fall in the right padding is completed by the next row's first pixels (masked out),
+    and the bottom rows of frame ``k`` by the first ``D`` pixels of frame ``k+1``, so frames
+    back to back take ``H*W`` cycles each. After a frame's last pixel, if the next frame's first
+    pixel is not there, ``D`` virtual steps (no input taken) finish the frame: a single frame's
+    latency is ``H*W + D`` plus the consumer's. Positions outside the ``Ho x Wo`` output (narrower
+    padding) are stepped over without a window.
+
+    The line buffers are one memory ``W`` deep, ``(kh - 1)`` pixels wide (block RAM), read
+    synchronously at the next step's column. A window beat carries elements in ``(ky, kx, c)``
+    order, padding as zeros.
+    """
+
+    @staticmethod
+    def applies(in_shape, kernel, stride, padding) -> bool:
+        """Whether this generator can serve the window: stride 1, padding at most half the
+        kernel, a frame at least as wide and high as the kernel and not a single column."""
+        H, W = in_shape[:2]
+        (kh, kw), (ph, pw) = kernel, padding
+        return (tuple(stride) == (1, 1) and 2 * ph <= kh - 1 and 2 * pw <= kw - 1 and W >= max(kw, 2)
+                and H >= kh and (kh, kw) != (H + 2 * ph, W + 2 * pw))
+
+    @staticmethod
+    def lag(in_shape, kernel, padding) -> int:
+        """Steps a window position runs behind the input (``D``)."""
+        W = in_shape[1]
+        (kh, kw), (ph, pw) = kernel, padding
+        return (kh - 1 - ph) * W + (kw - 1 - pw)
+
+    def __init__(self, in_shape, typ: IntType, kernel, padding):
+        H, W, C = in_shape
+        (kh, kw), (ph, pw) = kernel, padding
+        assert LineWindow.applies(in_shape, kernel, (1, 1), padding)
+        Ho, Wo = H + 2 * ph - kh + 1, W + 2 * pw - kw + 1
+        D = LineWindow.lag(in_shape, kernel, padding)
+        pwid = C * typ.bits
+        self.sink = endpoint(C, typ)
+        self.source = endpoint(kh * kw * C, typ)
+        # # #
+        # input position (y, x) of the next real pixel; sx: the column of the next step (real or
+        # virtual); lag: steps the window position runs behind (D once a frame is under way);
+        # (ey, ex): the window position the next step completes, once lag == D
+        y, x = Signal(max=max(H, 2)), Signal(max=max(W, 2))
+        sx, sx_n = Signal(max=max(W, 2)), Signal(max=max(W, 2))
+        lagc = Signal(max=max(D + 1, 2))
+        ey, ex = Signal(max=max(H, 2)), Signal(max=max(W, 2))
+        flushing = Signal()
+        step, real, virt, emit = Signal(), Signal(), Signal(), Signal()
+        out_free = Signal()
+        frame_start = (y == 0) & (x == 0)
+        self.comb += [
+            out_free.eq(~self.source.valid | self.source.ready),
+            virt.eq(out_free & (lagc != 0) & (flushing | (~self.sink.valid & frame_start))),
+            self.sink.ready.eq(out_free & ~flushing),
+            real.eq(self.sink.valid & self.sink.ready),
+            step.eq(real | virt),
+            emit.eq((real & (lagc == D) | virt) & (ey < Ho) & (ex < Wo)),
+        ]
+        last_step_of_flush = virt & (lagc == 1)
+        self.comb += If(last_step_of_flush, sx_n.eq(0)
+                        ).Elif(step, If(sx == W - 1, sx_n.eq(0)).Else(sx_n.eq(sx + 1))
+                        ).Else(sx_n.eq(sx))
+        self.sync += [
+            sx.eq(sx_n),
+            If(real, If(x == W - 1, x.eq(0), If(y == H - 1, y.eq(0)).Else(y.eq(y + 1))).Else(x.eq(x + 1))),
+            If(real & (lagc != D), lagc.eq(lagc + 1)).Elif(virt, lagc.eq(lagc - 1)),
+            If(virt & (lagc != 1), flushing.eq(1)).Elif(last_step_of_flush, flushing.eq(0)),
+            # the window position advances on every step once the frame is under way
+            If(step & (lagc == D) | virt,
+                If(ex == W - 1, ex.eq(0), If(ey == H - 1, ey.eq(0)).Else(ey.eq(ey + 1))).Else(ex.eq(ex + 1))),
+        ]
+        # the pixel this step shifts in (a virtual step's is never shown: masked)
+        px = Signal(pwid)
+        self.comb += If(real, px.eq(self.sink.data))
+        # line buffers: word at column c = the kh-1 rows above, most recent first
+        col = [None] * kh
+        col[kh - 1] = px
+        if kh > 1:
+            lw = (kh - 1) * pwid
+            mem = Memory(lw, W, name="lines")
+            wp = mem.get_port(write_capable=True)
+            rp = mem.get_port(mode=READ_FIRST)
+            self.specials += mem, wp, rp
+            old = [rp.dat_r[i * pwid:(i + 1) * pwid] for i in range(kh - 1)]
+            for i in range(kh - 1):
+                col[kh - 2 - i] = old[i]
+            self.comb += [
+                rp.adr.eq(sx_n),
+                wp.adr.eq(sx), wp.we.eq(step),
+                wp.dat_w.eq(Cat(px, *old[:kh - 2])),
+            ]
+        win = [[Signal(pwid, name=f"lw{r}_{c}", reset_less=True) for c in range(kw)] for r in range(kh)]
+        nxt = [[win[r][c + 1] if c + 1 < kw else col[r] for c in range(kw)] for r in range(kh)]
+        for r in range(kh):
+            self.sync += If(step, *[win[r][c].eq(nxt[r][c]) for c in range(kw)])
+        # masks: window row ky is input row ey - ph + ky, column kx input column ex - pw + kx
+        row_ok = [(ey + ky >= ph) & (ey + ky < H + ph) for ky in range(kh)]
+        col_ok = [(ex + kx >= pw) & (ex + kx < W + pw) for kx in range(kw)]
+        data = Signal(kh * kw * pwid)
+        self.comb += data.eq(Cat(*[Mux(row_ok[r] & col_ok[c], nxt[r][c], 0) for r in range(kh) for c in range(kw)]))
+        self.submodules.count = count = PixelCounter(Ho * Wo, emit)
+        self.sync += [
+            If(emit, self.source.valid.eq(1), self.source.data.eq(data),
+               self.source.first.eq(count.first), self.source.last.eq(count.last)
+            ).Elif(self.source.ready, self.source.valid.eq(0)),
+        ]
+
+
 class RingGeometry:
     """The sliding window's ring: ``R = 2*kh + sh - 1`` rows in ``K = kh`` banks of ``RB`` row
     slots each; bank ``b`` holds, for the output row starting at slot ``r``, window row

@@ -271,34 +271,46 @@ class ConvOp(Op):
         array (``nf * sf`` cycles a window, through the skid buffer the options put between
         them), whichever is slower; a layer whose kernel covers the frame collects it, then runs
         its steps."""
-        from ..hw.conv import window_skid
+        from ..hw.conv import line_window, window_skid
         from ..hw.mac import MACArray
         from ..hw.options import HwOptions
         from ..hw.window import SlidingWindow
         Hp, Wp, _ = p.padded_shape
         if p.collects_frame:
             return MACArray.serial_cycles(Hp * Wp, p.cycles_per_window)
+        if line_window(p):                    # a pixel a cycle, padding and row turns free
+            return p.in_shape[0] * p.in_shape[1]
         return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window,
                                           skid=window_skid(p, opts or HwOptions()))
 
     def latency(self, p):
+        from ..hw.conv import line_window
         from ..hw.mac import MACArray
+        from ..hw.window import LineWindow
         Hp, Wp, _ = p.padded_shape
         kh, kw = p.kernel
+        if line_window(p):
+            return LineWindow.lag(p.in_shape, p.kernel, p.padding) + 4 + MACArray.latency_of(p) + 4
         return kh * Wp + kw + 2 * p.cycles_per_window + MACArray.latency_of(p) + 4
 
     def buffering(self, p):
+        from ..hw.conv import line_window
         from ..hw.window import ring_rows
         Hp, Wp, _ = p.padded_shape
         if p.collects_frame:
             return Hp * Wp + 8
+        if line_window(p):
+            return (p.kernel[0] - 1) * p.in_shape[1] + p.kernel[1] + 8
         return ring_rows(p.kernel, p.stride) * Wp + 8
 
     def row_fifo(self, p):
         # a layer that collects whole frames (linear) takes no input while it computes: a frame
         # of FIFO keeps its producer running meanwhile; others get two input rows (one row was
         # measured too little: residual at 1024 multipliers ran 140 cycles against 136)
+        from ..hw.conv import line_window
         Hp, Wp, _ = p.padded_shape
+        if line_window(p):
+            return 0          # takes a pixel every cycle, never in bursts: nothing to smooth
         return Hp * Wp if p.collects_frame else 2 * p.in_shape[1]
 
     def estimate(self, p):
@@ -313,7 +325,9 @@ class ConvOp(Op):
         mux = (1 if p.groups == 1 else p.pe) * p.simd * ib * max(p.sf // 2, 1)
         lut = mux + lanes * (ib + wb) + p.pe * (p.acc_bits * 2 + MULT_BITS + ob) + 60
         ff = 2 * win_bits + lanes * (ib + wb + ib + wb) + p.pe * (3 * p.acc_bits + MULT_BITS) + p.out_channels * ob
-        mem = p.weight.size * wb + ring_rows(p.kernel, p.stride) * Wp * C * ib
+        from ..hw.conv import line_window
+        rows = (kh - 1) if line_window(p) else ring_rows(p.kernel, p.stride)
+        mem = p.weight.size * wb + rows * (p.in_shape[1] if line_window(p) else Wp) * C * ib
         if p.runtime:                # weights in RAM: the bias and multiplier memories too
             mem += p.out_channels * (p.acc_bits + MULT_BITS)
         return dict(mult=mult, lut=int(lut), ff=int(ff), mem_bits=int(mem))
