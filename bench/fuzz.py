@@ -3,7 +3,7 @@
 jobs (a local cluster sized to the machine, or ``--scheduler ADDRESS``).
 
     python bench/fuzz.py --n 1000 [--levels float,c,rtl] [--first-seed 100000] [--scheduler ADDRESS]
-                         [--workers N] [--resume]
+                         [--workers N] [--resume] [--wide]
 
 Each graph is drawn from its seed (``first-seed + i``), so any failure reproduces with
 ``lepton_hdl.fuzz.check(draw_spec(numpy_draw(seed), seed))``. Ends with one line
@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def one(seed: int, levels: tuple) -> dict:
+def one(seed: int, levels: tuple, wide: bool = False) -> dict:
     from lepton_hdl.fuzz import check, draw_spec, numpy_draw
-    spec = draw_spec(numpy_draw(seed), seed)
+    spec = draw_spec(numpy_draw(seed), seed, wide=wide)
     t0 = time.perf_counter()
     try:
         r = check(spec, levels=levels)
@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--first-seed", type=int, default=100000)
     ap.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
     ap.add_argument("--out", default="build/fuzz/results.jsonl")
+    ap.add_argument("--wide", action="store_true",
+                    help="wide frames (64-72 pixels): the video-rate window generator's graphs")
     ap.add_argument("--workers", type=int, help="local cluster size (default: one per core)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the results already in --out and run only the missing seeds")
@@ -56,12 +58,12 @@ def main():
     if a.resume and out.exists():
         for line in out.read_text().splitlines():
             r = json.loads(line)
-            if r.get("seed") in seeds and tuple(r.get("levels", levels)) == levels:
+            if r.get("seed") in seeds and tuple(r.get("levels", levels)) == levels and r.get("wide", False) == a.wide:
                 done[r["seed"]] = r
         log(f"[fuzz] resuming: {len(done)} of {a.n} graphs already checked in {out}")
     else:
         out.write_text("")
-    todo = {f"graph {s}": dict(seed=s, levels=levels) for s in seeds if s not in done}
+    todo = {f"graph {s}": dict(seed=s, levels=levels, wide=a.wide) for s in seeds if s not in done}
     res = {}
     if todo:
         cl = jobs.client(a.scheduler, log=log, workers=a.workers)
@@ -69,6 +71,7 @@ def main():
             def save(key, r):
                 r.setdefault("seed", todo[key]["seed"])
                 r["levels"] = list(levels)
+                r["wide"] = a.wide
                 f.write(json.dumps(r) + "\n")
                 f.flush()
             res = jobs.run_all(cl, one, todo, log=log, on_result=save)

@@ -50,8 +50,13 @@ def numpy_draw(seed: int):
     return lambda lo, hi: int(rng.integers(lo, hi + 1))
 
 
-def draw_spec(draw, seed=0) -> Spec:
-    """A random valid graph: shapes are tracked so every layer is legal."""
+def draw_spec(draw, seed=0, wide=False) -> Spec:
+    """A random valid graph: shapes are tracked so every layer is legal. ``wide``: a frame 64 to
+    72 pixels wide and 3 to 6 high (the video-rate window generator's territory), a global-pool
+    head, and half the time the fastest pipeline (a window a cycle)."""
+    if wide:
+        spec = draw_wide(draw, seed)
+        return spec
     flat = draw(0, 5) == 0
     if flat:
         spec = Spec(in_shape=(draw(2, 24),), seed=seed)
@@ -116,6 +121,32 @@ def draw_spec(draw, seed=0) -> Spec:
     else:
         spec.target_cycles = 1 << draw(0, 13)         # the cheapest that meets a cycle target
         spec.target_cycles += draw(0, spec.target_cycles - 1) if spec.target_cycles > 1 else 0
+    return spec
+
+
+def draw_wide(draw, seed=0) -> Spec:
+    """``draw_spec(..., wide=True)``: convolutions (any kernel, padding and grouping the
+    generator takes), residual blocks and activations on a wide frame, then a global pool."""
+    spec = Spec(in_shape=(draw(1, 3), draw(3, 6), draw(64, 72)), seed=seed)
+    C, H, W = spec.in_shape
+    for _ in range(draw(1, 3)):
+        kind = ("conv", "conv", "conv", "residual", "act")[draw(0, 4)]
+        if kind == "residual":
+            spec.stages.append(("residual", C, (1, 3)[draw(0, 1)], ACTS[draw(0, 2)], draw(0, 1) == 1))
+        elif kind == "act":
+            spec.stages.append(("act", ACTS[draw(0, len(ACTS) - 2)]))
+        else:
+            kh, kw = (1, 3, 3, 5, 1)[draw(0, 4)], (1, 3, 5, 3, 3)[draw(0, 4)]
+            kh = min(kh, H)
+            pad = (min(kh // 2, kw // 2) if draw(0, 2) else 0)
+            groups = C if draw(0, 2) == 0 else 1
+            cout = C if groups == C else draw(1, 4)
+            spec.stages.append(("conv", C, cout, (kh, kw), 1, pad, groups, draw(0, 1) == 1,
+                                ACTS[draw(0, len(ACTS) - 1)]))
+            C, H, W = cout, H + 2 * pad - kh + 1, W + 2 * pad - kw + 1
+    spec.head = [("gap",), ("linear", C, draw(1, 10), "none")]
+    spec.w_bits, spec.a_bits = draw(2, 8), draw(2, 8)
+    spec.target_cycles = 1 if draw(0, 1) else H * W * draw(2, 4)
     return spec
 
 

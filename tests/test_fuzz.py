@@ -1,7 +1,8 @@
 """Random valid graphs (``lepton_hdl.fuzz``) at three levels: the float passes keep the torch
 model's function, the generated C equals the golden model on every element (host gcc), the RTL
 equals it under random stalls (Verilator) with cycles equal to the bound. A fixed-seed sample:
-300 graphs golden == C, 25 golden == RTL; ``bench/fuzz.py --n N`` runs more on Dask."""
+300 graphs golden == C, 25 golden == RTL, 8 wide-frame graphs (the video-rate window generator)
+golden == RTL; ``bench/fuzz.py --n N [--wide]`` runs more on Dask."""
 from __future__ import annotations
 
 import pytest
@@ -11,6 +12,7 @@ from lepton_hdl.fuzz import check, draw_spec, numpy_draw
 
 C_SEEDS = range(1000, 1300)
 RTL_SEEDS = range(2000, 2025)
+WIDE_SEEDS = range(3000, 3008)
 CHUNK = 20
 
 
@@ -34,6 +36,27 @@ def test_golden_equals_rtl(seed):
     spec = draw_spec(numpy_draw(seed), seed)
     r = check(spec, levels=("rtl",))
     assert r["mismatches"] == 0, r
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+@pytest.mark.parametrize("seed", WIDE_SEEDS)
+def test_wide_golden_equals_rtl(seed):
+    require_tool("verilator")
+    spec = draw_spec(numpy_draw(seed), seed, wide=True)
+    r = check(spec, levels=("rtl",))
+    assert r["mismatches"] == 0, r
+
+
+def test_wide_sample_takes_line_windows():
+    """The wide sample exercises the line-buffer generator (not only the ring)."""
+    from lepton_hdl.fuzz import compile_spec
+    from lepton_hdl.hw.conv import line_window
+    n = 0
+    for seed in WIDE_SEEDS:
+        _, _, pipe = compile_spec(draw_spec(numpy_draw(seed), seed, wide=True))
+        n += sum(1 for nd in pipe.graph.nodes if nd.op.name == "conv2d" and line_window(nd.params))
+    assert n >= 8, n
 
 
 def test_hypothesis_drawn_graphs():
