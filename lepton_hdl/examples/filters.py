@@ -271,3 +271,30 @@ if __name__ == "__main__":
         print(f"final mse {train():.5f}; weights in {WEIGHTS}")
     else:
         print("usage: python -m lepton_hdl.examples.filters train")
+
+
+# --------------------------------------------------------------------------------------------
+# factories for `lepton-hdl compile/build` (video frames)
+
+def _video_samples(h: int, w: int, channels: int, seed: int = 0):
+    """Calibration frames for a video filter: a seeded random frame and one spanning black and
+    white (the input scale exactly 1/255)."""
+    rng = np.random.default_rng(seed)
+    img = np.round(rng.random((h, w, channels)) * 255) / 255
+    return calibration(img)
+
+
+def sobel_1080p_factory():
+    """Sobel edge magnitude on 1920x1080 RGB frames (``lepton-hdl build --board colorlight_i5
+    --accel-only --model lepton_hdl/examples/filters.py:sobel_1080p_factory``)."""
+    return sobel(3), _video_samples(1080, 1920, 3)
+
+
+def blur_1080p_factory():
+    """5x5 Gaussian blur on 1920x1080 RGB frames."""
+    return blur(3), _video_samples(1080, 1920, 3)
+
+
+def sobel_720p_factory():
+    """Sobel edge magnitude on 1280x720 RGB frames."""
+    return sobel(3), _video_samples(720, 1280, 3)
