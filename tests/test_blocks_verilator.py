@@ -32,6 +32,10 @@ CASES = {
     "conv3x3_s2_p2": lambda r: make_conv(r, (9, 9, 4), cout=4, k=3, stride=2, pe=2, simd=36),
     "conv5x5_p3": lambda r: make_conv(r, (7, 7, 2), cout=3, k=5, padding=2, pe=1, simd=50),
     "conv1x5_p4": lambda r: make_conv(r, (5, 9, 2), cout=4, k=(1, 5), padding=(0, 2), pe=1, simd=5),
+    # wide frames, a window a cycle: the line-buffer generator (hw.window.LineWindow)
+    "line3x3_same": lambda r: make_conv(r, (4, 64, 2), cout=2, k=3, padding=1, pe=2, simd=18),
+    "line5x3_less": lambda r: make_conv(r, (6, 66, 1), cout=2, k=(5, 3), padding=(1, 1), pe=2, simd=15),
+    "line_depthwise": lambda r: make_conv(r, (4, 64, 3), cout=3, k=3, padding=1, groups=3, pe=3, simd=9),
 }
 
 

@@ -19,7 +19,8 @@ class Conv2d(Module):
 
     def __init__(self, p, opts: HwOptions = HwOptions()):
         self.params = p
-        self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, 0)
+        if not line_window(p):
+            self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, 0)
         if p.collects_frame:
             self.submodules.mac = mac = MACArray(p, opts, serial=True)
             self.submodules.pipeline = pipe = stream.Pipeline(pad, mac)

@@ -325,9 +325,11 @@ class LineWindow(Module):
         nxt = [[win[r][c + 1] if c + 1 < kw else col[r] for c in range(kw)] for r in range(kh)]
         for r in range(kh):
             self.sync += If(step, *[win[r][c].eq(nxt[r][c]) for c in range(kw)])
-        # masks: window row ky is input row ey - ph + ky, column kx input column ex - pw + kx
-        row_ok = [(ey + ky >= ph) & (ey + ky < H + ph) for ky in range(kh)]
-        col_ok = [(ex + kx >= pw) & (ex + kx < W + pw) for kx in range(kw)]
+        # masks: window row ky is input row ey - ph + ky, column kx input column ex - pw + kx;
+        # compared with constants (a sum like ey + ky would wrap at the counter's width in
+        # Verilog, where Migen's simulator does not)
+        row_ok = [_in_range(ey, ph - ky, H + ph - ky, H) for ky in range(kh)]
+        col_ok = [_in_range(ex, pw - kx, W + pw - kx, W) for kx in range(kw)]
         data = Signal(kh * kw * pwid)
         self.comb += data.eq(Cat(*[Mux(row_ok[r] & col_ok[c], nxt[r][c], 0) for r in range(kh) for c in range(kw)]))
         self.submodules.count = count = PixelCounter(Ho * Wo, emit)
@@ -429,6 +431,19 @@ def row_period(Wo: int, kw: int, sw: int, per_window: int, skid: bool) -> int:
             if len(periods) >= 3 and periods[-1] == periods[-2] == periods[-3]:
                 return periods[-1]
     return max(periods[-2:])
+
+
+def _in_range(v, lo: int, hi: int, n: int):
+    """``lo <= v < hi`` for a counter ``v`` in ``[0, n)``, comparing ``v`` with constants only
+    (a bound the counter always meets is left out)."""
+    terms = []
+    if lo > 0:
+        terms.append(v >= lo)
+    if hi < n:
+        terms.append(v < max(hi, 0))
+    if not terms:
+        return Constant(1, 1)
+    return terms[0] & terms[1] if len(terms) == 2 else terms[0]
 
 
 def _table(values, index):
