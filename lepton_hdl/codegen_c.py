@@ -29,6 +29,12 @@ static inline int32_t clamp64(int64_t v, int s, int32_t lo, int32_t hi) {
 static inline int32_t rq(int64_t acc, int32_t m, int s, int32_t lo, int32_t hi) {
   return clamp64(acc * m, s, lo, hi);
 }
+/* the same in 32 bits, where the generator proved acc * m + R cannot overflow (tuned C) */
+static inline int32_t rq32(int32_t acc, int32_t m, int s, int32_t lo, int32_t hi) {
+  int32_t v = acc * m;
+  if (s) v = (v + (1 << (s - 1))) >> s;
+  return v < lo ? lo : (v > hi ? hi : v);
+}
 """
 
 

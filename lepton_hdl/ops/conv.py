@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..arith import IntType, MAX_ACC_BITS, MULT_BITS, check_bits, quantize_multipliers, signed_bits_for, weight_range
-from ..csrc import array, range_taps, rq_call, window_ranges, window_loop
+from ..csrc import (INTERIOR_MAX_TAPS, INTERIOR_MIN_PIXELS, array, full_taps, range_taps, rq_call, rq_tuned,
+                    window_loop, window_ranges)
 from ..params import (Requant, Windowed, apply_requant, check_input, frozen_array, pair_of, shape3,
                       windows)
 from .base import (Match, Op, OpParams, apply_clamp, fail, pair, quantize_weights, register, to_np)
@@ -392,24 +393,35 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
         acc_t = "int32_t" if p.acc_bits <= 32 else "int64_t"
         wt = "int8_t" if p.w_bits <= 8 else "int16_t"
         rq = p.requant
-        single_m = len(set(rq.channel_mult(Co))) == 1
-        m = str(rq.channel_mult(Co)[0]) if single_m else f"{plain}_m[o]"
+        mults = rq.channel_mult(Co)
+        single_m = len(set(mults)) == 1
+        # the requant as a careful C programmer writes it: common factors of two out of the
+        # multiplier and shift, 32-bit arithmetic when it cannot overflow
+        call, ms = rq_tuned(p.acc_bound if acc_t == "int32_t" else 2 ** 62, mults, rq.shift, rq.lo, rq.hi,
+                            mult_expr=None if single_m else f"{f}_m[o]")
+        table = "" if single_m else array("int32_t", f"{f}_m", ms)
         c0 = "" if p.groups == 1 else f" + (o / {cog}) * {cig}"
         mac = f"acc += ({acc_t})xp[j] * wp[j];"
+        tap = [f"const {wt} *wp = w + (ky * {kw} + kx) * {cig};", f"for (int j = 0; j < {cig}; j++) {mac}"]
 
+        def pixel(taps):
+            return [f"{y} *yp = y + (oy * {Wo} + ox) * {Co};",
+                    f"for (int o = 0; o < {Co}; o++) {{",
+                    f"  const {wt} *w = {plain}_w + o * {kh * kw * cig};",
+                    f"  {acc_t} acc = {plain}_b[o];",
+                    *taps,
+                    f"  yp[o] = {call};",
+                    "}"]
         # each pixel's in-bounds taps (no check per tap); each tap's channel loop has a constant
-        # trip count, which GCC unrolls (one row-long loop would exceed its complete-unroll limit)
-        body = [f"{y} *yp = y + (oy * {Wo} + ox) * {Co};",
-                f"for (int o = 0; o < {Co}; o++) {{",
-                f"  const {wt} *w = {plain}_w + o * {kh * kw * cig};",
-                f"  {acc_t} acc = {plain}_b[o];",
-                *range_taps(x, W, C, [f"const {wt} *wp = w + (ky * {kw} + kx) * {cig};",
-                                      f"for (int j = 0; j < {cig}; j++) {mac}"], c0),
-                f"  yp[o] = {rq_call('acc', m, rq.shift, rq.lo, rq.hi)};",
-                "}"]
-        return f"""
+        # trip count, which GCC unrolls (one row-long loop would exceed its complete-unroll limit);
+        # a large frame with a small window also gets an unrolled body for its interior pixels
+        body = pixel(range_taps(x, W, C, tap, c0))
+        interior = None
+        if Ho * Wo >= INTERIOR_MIN_PIXELS and kh * kw * cig <= INTERIOR_MAX_TAPS:
+            interior = pixel(full_taps(x, W, C, p.kernel, tap, c0))
+        return f"""{table}
 static void {f}(const {x} *restrict x, {y} *restrict y) {{
-{window_ranges(H, W, (Ho, Wo), p.kernel, p.stride, p.padding, body)}}}
+{window_ranges(H, W, (Ho, Wo), p.kernel, p.stride, p.padding, body, interior=interior)}}}
 """
 
     # -- folding ------------------------------------------------------------------------------
