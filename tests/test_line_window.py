@@ -34,7 +34,7 @@ def frames(rng, p, n):
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))
-@pytest.mark.parametrize("vp,rp", [(1.0, 1.0), (0.6, 0.5), (1.0, 0.3)])
+@pytest.mark.parametrize("vp,rp", [(0.6, 0.5), (1.0, 0.3)])
 def test_line_window_exact(case, vp, rp):
     rng = np.random.default_rng(case * 10 + int(vp * 10))
     p = make_conv(rng, **full(CASES[case]))
@@ -42,16 +42,18 @@ def test_line_window_exact(case, vp, rp):
     check_frames(p, frames(rng, p, 3), seed=case + 3, valid_prob=vp, ready_prob=rp)
 
 
-@pytest.mark.parametrize("family", ["ecp5", "ice40"])
 @pytest.mark.parametrize("case", range(len(CASES)))
-def test_line_window_cycles(case, family):
-    """Frames back to back, no stalls: the period is H*W (== the op's model); one frame alone
-    ends within its model latency."""
+def test_line_window_cycles(case):
+    """Frames back to back, no stalls: exact, the period is H*W (== the op's model); one frame
+    alone ends within its model latency. (The generator is the same for every FPGA family.)"""
     rng = np.random.default_rng(case)
     p = make_conv(rng, **full(CASES[case]))
     H, Wd, _ = p.in_shape
-    opts = FAMILY[family]
-    _, res = run_frames(p, frames(rng, p, 4), opts=opts)
+    opts = FAMILY["ecp5"]
+    fr = frames(rng, p, 4)
+    outs, res = run_frames(p, fr, opts=opts)
+    for x, y in zip(fr, outs):
+        assert np.array_equal(y, p.op.golden(p, x))
     n_px = p.out_shape[0] * p.out_shape[1]
     assert p.op.cycles(p, opts) == H * Wd
     assert res.steady_period(n_px) == H * Wd
