@@ -12,7 +12,6 @@ minutes each (the CPU's C filter is most of it); the denoiser runs at 256x256 (i
 """
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,8 +46,13 @@ def main():
             with open(rep.with_suffix(".log"), "w") as logf:
                 ok &= subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT).returncode == 0
             if (out / "side_by_side.png").exists():
+                # the README's picture: input | output at half size (the full-size PNGs stay in
+                # the run's folder)
+                from PIL import Image
                 Path(args.img_dir).mkdir(parents=True, exist_ok=True)
-                shutil.copy(out / "side_by_side.png", Path(args.img_dir) / f"filter_{flt}_{image}.png")
+                im = Image.open(out / "side_by_side.png")
+                im.resize((im.size[0] // 2, im.size[1] // 2), Image.LANCZOS).save(
+                    Path(args.img_dir) / f"filter_{flt}_{image}.png", optimize=True)
         if not rep.exists():
             print(f"  no report for row {k} ({flt}, {image}): see {rep.with_suffix('.log')}", file=sys.stderr)
             ok = False

@@ -36,7 +36,7 @@ def test_filter_quality(name, image):
     assert F.psnr(y, ref, peak) >= PSNR_FLOOR[name]
     if name == "denoise":            # it does denoise: closer to the clean photo than its input
         clean = F.image(image, 48)
-        assert F.psnr(y, clean, 1.0) > F.psnr(img, clean, 1.0) + 3
+        assert F.psnr(y, clean, 1.0) > F.psnr(img, clean, 1.0) + 2
 
 
 def test_scipy_reference_matches_torch_float():

@@ -7,7 +7,7 @@
   the pixel range;
 * ``denoise``: a small learned denoiser (three 3x3 convolutions, the last one predicting the
   noise's negative, added back by a residual connection), trained in seconds on noisy crops of the
-  scikit-image sample photos; its weights ship in ``lepton_hdl/data/denoise.pt``
+  scikit-image sample photos (not the demo's ``astronaut``); its weights ship in ``lepton_hdl/data/denoise.pt``
   (``python -m lepton_hdl.examples.filters train`` retrains them).
 
 Pixels are floats in ``[0, 1]``: calibrated on ``samples`` that span the range, the input is
@@ -30,6 +30,7 @@ BLUR_SIGMA, BLUR_SIZE = 1.0, 5
 SHARPEN_SIGMA, SHARPEN_SIZE, SHARPEN_AMOUNT = 1.0, 3, 1.0
 DENOISE_SIGMA = 0.08                     # noise the denoiser is trained for and demonstrated on
 WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "denoise.pt"
+TRAIN_PHOTOS = ("coffee", "chelsea", "rocket", "immunohistochemistry")
 
 
 def gaussian_kernel(size: int, sigma: float) -> np.ndarray:
@@ -152,12 +153,13 @@ def noisy(image: np.ndarray, sigma: float = DENOISE_SIGMA, seed: int = 0) -> np.
 
 
 def train(steps: int = 400, seed: int = 0, out: Path = WEIGHTS, log=print) -> float:
-    """Train the denoiser on noisy 48x48 crops of the sample photos (not ``camera``, kept for
-    the demo); returns the final training loss. About ten seconds on a laptop CPU."""
+    """Train the denoiser on noisy 48x48 crops of four sample photos (not ``astronaut`` nor
+    ``camera``, kept for the demo); returns the final training loss. About ten seconds on a
+    laptop CPU."""
     import torch
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    photos = [image(n) for n in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")]
+    photos = [image(n) for n in TRAIN_PHOTOS]
     m = denoise_model(3)
     opt = torch.optim.Adam(m.parameters(), lr=3e-3)
     loss = None
