@@ -358,11 +358,12 @@ class LaneFolded:
         return True
 
     def row_fifo(self, p) -> int:
-        """Folded (``C / lanes`` cycles a pixel, evenly), a one-input block near the pipeline's
-        rate stalls a bursty producer that is itself at that rate: two rows of input FIFO absorb
-        the bursts (fuzzing found a 2x3 convolution at 36 cycles a frame, then an abs at 4 of 8
-        lanes, running 39). A multi-input block has its join FIFOs."""
-        if getattr(self, "arity", 1) != 1 or self.groups(p) <= 1:
+        """Folded (``C / lanes`` cycles a pixel, evenly), a block near the pipeline's rate
+        stalls a bursty producer that is itself at that rate: two rows of FIFO on every input
+        absorb the bursts (fuzzing found a 2x3 convolution at 36 cycles a frame, then an abs at 4
+        of 8 lanes, running 39; and a residual add at 2 of 4 lanes after a 3x3 convolution at 42
+        cycles a frame running 42.5: its deepest input, which has no join FIFO, had no buffer)."""
+        if self.groups(p) <= 1:
             return 0
         return 2 * getattr(p, self.shape_field)[1]
 
