@@ -487,7 +487,9 @@ def add_model_args(p):
 def main(argv=None):
     from .toolpath import env_tools_on_path
     env_tools_on_path()
+    from . import __version__
     ap = argparse.ArgumentParser(prog="lepton-hdl", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"lepton-hdl {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("compile", help="compile MODEL to Verilog, test vectors and a report")
     c.add_argument("model", help="'digits' or path/to/file.py:factory")

@@ -173,3 +173,11 @@ def test_checks_survive_python_O():
     r = subprocess.run([sys.executable, "-O", "-m", "lepton_hdl.cli", "compile", "digits", "--bits", "99"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.strip().startswith("lepton-hdl: error:"), r.stderr
+
+
+def test_version_and_module_entry():
+    """``lepton-hdl --version`` and ``python -m lepton_hdl`` (the same command line)."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "lepton_hdl", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == f"lepton-hdl {lepton_hdl.__version__}", r
