@@ -52,8 +52,11 @@ def main():
                 from PIL import Image
                 Path(args.img_dir).mkdir(parents=True, exist_ok=True)
                 im = Image.open(out / "side_by_side.png")
-                im.resize((im.size[0] // 2, im.size[1] // 2), Image.LANCZOS).save(
-                    Path(args.img_dir) / f"filter_{flt}_{image}.png", optimize=True)
+                im = im.resize((im.size[0] // 2, im.size[1] // 2), Image.LANCZOS)
+                if im.mode == "RGB" and len(set(im.getdata()[i][0] - im.getdata()[i][1] for i in range(0, im.size[0] * im.size[1], 97))) > 1:
+                    im.save(Path(args.img_dir) / f"filter_{flt}_{image}.jpg", quality=88)   # colour photos
+                else:
+                    im.save(Path(args.img_dir) / f"filter_{flt}_{image}.png", optimize=True)
         if not rep.exists():
             print(f"  no report for row {k} ({flt}, {image}): see {rep.with_suffix('.log')}", file=sys.stderr)
             ok = False
