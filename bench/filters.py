@@ -53,7 +53,7 @@ def main():
                 Path(args.img_dir).mkdir(parents=True, exist_ok=True)
                 im = Image.open(out / "side_by_side.png")
                 im = im.resize((im.size[0] // 2, im.size[1] // 2), Image.LANCZOS)
-                if im.mode == "RGB" and len(set(im.getdata()[i][0] - im.getdata()[i][1] for i in range(0, im.size[0] * im.size[1], 97))) > 1:
+                if rep.exists() and json.loads(rep.read_text())["size"][2] == 3:
                     im.save(Path(args.img_dir) / f"filter_{flt}_{image}.jpg", quality=88)   # colour photos
                 else:
                     im.save(Path(args.img_dir) / f"filter_{flt}_{image}.png", optimize=True)
