@@ -70,7 +70,8 @@ def test_line_window_memory_and_verilog():
     est = p.op.estimate(p)
     assert est["mem_bits"] == p.weight.size * p.w_bits + 4 * p.in_shape[1] * p.in_shape[2] * p.in_type.bits
     v = to_verilog(p)
-    assert v.count("reg [") >= 1
+    mems = [l for l in v.splitlines() if l.startswith("// Memory ")]
+    assert mems == [f"// Memory lines: {p.in_shape[1]}-words x {4 * p.in_shape[2] * p.in_type.bits}-bit"], mems
 
 
 def test_narrow_or_folded_keeps_the_ring():
