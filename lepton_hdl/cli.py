@@ -129,6 +129,7 @@ def cmd_compile(args):
 
 def cmd_soc(args):
     """Build the SoC + firmware, run them in simulation, judge the verdict line."""
+    from .platforms.soc_build import accel_clock_hz
     from .soc.sim import SimRun, parse_verdict
     if args.board != "sim":
         raise InputError(f"--board {args.board}: only 'sim' runs firmware here; "
@@ -161,7 +162,8 @@ def cmd_soc(args):
         fw, memory, n = read_boot_image(Path(args.boot))
         x = x[:n]
         y = None if y is None else y[:n]
-        run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log, cpu=fit.cpu, memory=memory)
+        run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log, cpu=fit.cpu, memory=memory,
+                     accel_clock=accel_clock_hz(pipe, fit) is not None)
         run.build_soc()
         check_boot_map(Path(args.boot), run)
         until = r"LEPTON-VERDICT"
@@ -170,7 +172,11 @@ def cmd_soc(args):
     else:
         # the SoC's CPU: the one the --fit board's SoC build uses
         run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log,
-                     cpu=fit.cpu if fit else ("vexriscv", "standard"))
+                     cpu=fit.cpu if fit else ("vexriscv", "standard"),
+                     accel_clock=fit is not None and accel_clock_hz(pipe, fit) is not None)
+        if run.accel_clock:
+            log(f"[soc] the accelerator in its own clock domain, as the {fit.name} SoC has it "
+                f"({fit.accel_mhz:g} MHz there): asynchronous FIFOs on its input and output")
         if args.reload:
             from .models import load
             if pipe.weights != "ram":
@@ -441,18 +447,26 @@ def cmd_build(args):
             raise InputError("--images must be at least 1")
         if len(seeds) != 1:
             raise InputError("a SoC build takes one --seed (several: with --accel-only)")
-        report = build_soc_bitstream(pipe, board, out, log=log, seed=seeds[0],
+        if args.accel_mhz is not None and not (args.accel_mhz == 0 or 10 <= args.accel_mhz <= 400):
+            raise InputError(f"--accel-mhz {args.accel_mhz:g}: give 0 (the system clock) or 10..400 MHz")
+        report = build_soc_bitstream(pipe, board, out, log=log, seed=seeds[0], accel_mhz=args.accel_mhz,
                                      demo=(x[:args.images], None if y is None else y[:args.images], spec.labels))
-    fmax = report.get("fmax_mhz")
+    # the pipeline's clock: its own where the SoC gives it one, else the system clock
+    own = report.get("accel_clk_mhz")
+    fmax = report.get("accel_fmax_mhz") if own else report.get("fmax_mhz")
+    clock = own or report["target_mhz"]
     report["cycles_per_frame"] = pipe.bound_cycles
+    report["pipeline_clock_mhz"] = clock
+    report["pipeline_fmax_mhz"] = fmax
     report["fps_at_fmax"] = fmax * 1e6 / pipe.bound_cycles if fmax else None
+    report["fps_as_built"] = min(clock, fmax or clock) * 1e6 / pipe.bound_cycles
     # one frame alone, input to last output beat, measured on the RTL (Verilator: cycles do not
     # depend on how the products are built)
     log("[build] latency: one frame alone in Verilator")
     _, info = pipe.simulate(spec.samples[:1])
     report["latency_cycles"] = info["first_frame_cycles"]
     report["latency_us"] = info["first_frame_cycles"] / fmax if fmax else None
-    report["latency_us_at_target"] = info["first_frame_cycles"] / report["target_mhz"]
+    report["latency_us_at_target"] = info["first_frame_cycles"] / clock
     report["bits"] = dict(w=bench["w_bits"], a=bench["a_bits"])
     report["accuracy"] = accuracy
     report["weights"] = pipe.weights
@@ -461,7 +475,9 @@ def cmd_build(args):
     (Path(out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     r = report["resources"]
     log(f"[build] {board.name}: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r.items()) +
-        f"; Fmax {report['fmax_mhz'] or 0:.1f} MHz (target {report['target_mhz']:g}); {pipe.bound_cycles} cycles a "
+        f"; Fmax {report['fmax_mhz'] or 0:.1f} MHz (target {report['target_mhz']:g})"
+        + (f", the accelerator's own clock {fmax or 0:.1f} MHz (target {own:g})" if own else "")
+        + f"; {pipe.bound_cycles} cycles a "
         f"frame: {report['fps_at_fmax'] or 0:,.0f} frames/s at Fmax"
         + (f" (lowest of seeds {', '.join(f'{k}: {v:.1f}' for k, v in report['seeds'].items())})"
            if len(report.get("seeds") or {}) > 1 else "")
@@ -529,6 +545,8 @@ def main(argv=None):
     b.add_argument("--scheduler", help="Dask scheduler address for --seed lists (default: a local cluster)")
     b.add_argument("--images", type=int, default=20, help="test images in the demo firmware the SoC bitstream "
                    "boots into (as many as the block RAM left holds)")
+    b.add_argument("--accel-mhz", type=float, help="SoC builds: the accelerator's own clock, behind asynchronous "
+                   "FIFOs (default: the board's, e.g. ulx3s 70; 0: the system clock)")
     add_model_args(b)
     b.set_defaults(func=cmd_build)
     e = sub.add_parser("explore", help="Pareto front of speed against LUT/DSP/BRAM for MODEL on a board")

@@ -31,6 +31,9 @@ class Board:
     a_bits: int = 8
     cpu: tuple = ("vexriscv", "standard")  # the SoC's CPU (LiteX cpu_type, cpu_variant)
     openfpgaloader: Optional[str] = None   # openFPGALoader's --board name
+    # SoC builds: the accelerator's own clock (MHz), behind asynchronous FIFOs, where it closes
+    # faster than the CPU's system clock; None: the accelerator runs at the system clock
+    accel_mhz: Optional[float] = None
 
     def __post_init__(self):
         object.__setattr__(self, "family", Family(self.family))
@@ -44,7 +47,8 @@ BOARDS = {
     "ulx3s": Board(
         "ulx3s", Family.ECP5, "85k", "CABGA381", "6", 25.0, 100.0,
         dict(LUT=83640, FF=83640, BRAM=208, DSP=156), "radiona_ulx3s",
-        "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator", (("device", "LFE5U-85F"),), openfpgaloader="ulx3s"),
+        "ULX3S 85F (LFE5U-85F-6BG381C), 25 MHz oscillator", (("device", "LFE5U-85F"),), openfpgaloader="ulx3s",
+        accel_mhz=70.0),
     "icebreaker": Board(
         "icebreaker", Family.ICE40, "up5k", "sg48", None, 12.0, 24.0,
         dict(LUT=5280, FF=5280, BRAM=30, DSP=8), "icebreaker",

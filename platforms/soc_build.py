@@ -71,7 +71,20 @@ def parse_nextpnr_log(text: str, board: Board) -> dict:
             res[k] = dict(used=int(m[-1][0]), available=int(m[-1][1]))
     fm = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", text)
     fmax = min(float(f) for _, f in fm[-len(set(c for c, _ in fm)):]) if fm else None
-    return dict(resources=res, fmax_mhz=fmax)
+    # per clock, nextpnr's last (post-route) figure and the target it checked it against
+    clocks = {}
+    for name, f, target in re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz \((?:PASS|FAIL) at ([\d.]+) MHz\)",
+                                      text):
+        clocks[name.replace("$glbnet$", "")] = dict(fmax_mhz=float(f), target_mhz=float(target))
+    return dict(resources=res, fmax_mhz=fmax, clocks=clocks)
+
+
+def clock_fmax(clocks: dict, domain: str):
+    """nextpnr's Fmax of clock domain ``domain`` (its net ``<domain>_clk``), or None."""
+    for name, c in clocks.items():
+        if name == f"{domain}_clk" or name.endswith(f"{domain}_clk"):
+            return c["fmax_mhz"]
+    return None
 
 
 # where the BIOS sits in an iCE40 board's SPI flash (after the bitstream), as litex-boards has it
@@ -95,13 +108,16 @@ def main_ram_budget(pipeline, board: Board) -> int:
 
 
 def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ram_size=SHARE_MAIN_RAM,
-               firmware=None):
+               firmware=None, accel_clk=None):
     """The board's SoC: CPU, ROM (BIOS), SRAM, main RAM, UART, timer and the accelerator, with
     the CSR locations the simulated SoC shares (``soc.integration.CSR_MAP``). ``firmware``: a
     ``firmware.bin`` that fills main RAM at configuration; the BIOS then boots it (``romboot``)
-    once its serial-boot window has passed, so ``litex_term --kernel`` still works."""
+    once its serial-boot window has passed, so ``litex_term --kernel`` still works.
+    ``accel_clk``: the accelerator's own clock (Hz), a further output of the CRG's PLL; None: the
+    system clock."""
+    from migen import ClockDomain
     from litex.soc.integration.soc_core import SoCCore
-    from lepton_hdl.soc.integration import CSR_MAP, add_lepton
+    from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton
     cpu_type, cpu_variant = board.cpu
 
     class BoardSoC(SoCCore):
@@ -109,6 +125,12 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
 
         def __init__(self):
             self.crg = tgt_mod._CRG(platform, sys_clk)
+            domain = "sys"
+            if accel_clk:
+                domain = ACCEL_CLOCK_DOMAIN
+                cd = ClockDomain(domain)
+                self.crg.clock_domains += cd
+                self.crg.pll.create_clkout(cd, accel_clk)
             if board.family == "ice40":
                 self._up5k_memories()
             else:
@@ -122,7 +144,7 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
                                  integrated_main_ram_init=init, timer_uptime=True)
                 if firmware is not None:
                     self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
-            add_lepton(self, pipeline, opts=opts)
+            add_lepton(self, pipeline, opts=opts, clock_domain=domain)
 
         def _up5k_memories(self):
             """The UP5K's 30 block RAMs stay the accelerator's: the BIOS runs from the SPI flash
@@ -163,7 +185,17 @@ def _platform(board: Board):
     return plat_mod.Platform(**kw), tgt_mod
 
 
-def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print) -> dict:
+def accel_clock_hz(pipeline, board: Board, accel_mhz=None):
+    """The accelerator's own clock for ``board``'s SoC in Hz (``accel_mhz``, else the board's
+    ``accel_mhz``), or None where it runs at the system clock (iCE40 boards, a board without
+    one, ``accel_mhz`` 0, weights in RAM: they load in the system clock domain)."""
+    mhz = board.accel_mhz if accel_mhz is None else accel_mhz
+    if not mhz or board.family != "ecp5" or getattr(pipeline, "weights", "rom") == "ram":
+        return None
+    return int(mhz * 1e6)
+
+
+def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print, accel_clk=None) -> dict:
     """The demo firmware for ``board``'s SoC, built against that SoC's own headers and memory map
     (LiteX software build, no gateware): as many of the ``demo`` images (``(x, labels,
     label_names)``) as the main RAM the board's block RAM leaves can hold. Returns ``dict(firmware=,
@@ -184,7 +216,7 @@ def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print) -> di
     # the headers' main RAM is large enough for any demo firmware to link, so its extent is
     # measured and compared with the budget (the bitstream's main RAM is then sized to it)
     soc = _soc_class(pipeline, board, platform, tgt_mod, build_options(board, soc=True), sys_clk,
-                     main_ram_size=max(budget, SHARE_MAIN_RAM, MEASURE_MAIN_RAM))()
+                     main_ram_size=max(budget, SHARE_MAIN_RAM, MEASURE_MAIN_RAM), accel_clk=accel_clk)()
     log(f"[firmware] {board.name}: the SoC's headers and libraries (no gateware), main RAM budget "
         f"{budget // 1024} KiB of block RAM")
     hdr = out_dir / "firmware-headers"
@@ -218,9 +250,10 @@ def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print) -> di
     return dict(firmware=fw, images=n, main_ram=size, extent=need)
 
 
-def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=None, seed=1) -> dict:
+def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=None, seed=1, accel_mhz=None) -> dict:
     """SoC + accelerator bitstream for ``board``. ``demo``: ``(x, labels, label_names)``, test
-    images for firmware that the bitstream boots straight into (ECP5; ``board_firmware``)."""
+    images for firmware that the bitstream boots straight into (ECP5; ``board_firmware``).
+    ``accel_mhz``: the accelerator's own clock (default: the board's; 0: the system clock)."""
     from litex.soc.integration.builder import Builder
     from lepton_hdl.soc.sim import _redirect_output
     out_dir = Path(out_dir).resolve()
@@ -230,7 +263,8 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
         raise LeptonError(f"{board.name} has no litex-boards platform: use --accel-only")
     est = check_fit(pipeline, board, soc=True)
     _wrappers(out_dir / "toolbin")
-    fw = board_firmware(pipeline, board, out_dir, demo, log=log) if demo is not None else dict(
+    accel_clk = accel_clock_hz(pipeline, board, accel_mhz)
+    fw = board_firmware(pipeline, board, out_dir, demo, log=log, accel_clk=accel_clk) if demo is not None else dict(
         firmware=None, reason="no demo images given")
     platform, tgt_mod = _platform(board)
     # the accelerator fills the DSP tiles the SoC leaves (SOC_SHARE) and builds every other
@@ -241,10 +275,11 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
     import logging
     logging.disable(logging.INFO)
     t0 = time.perf_counter()
-    log(f"[build] {board.name}: SoC ({cpu_type} {cpu_variant} + accelerator), Yosys + nextpnr + pack; "
-        f"log {out_dir / 'build.log'} (several minutes)")
+    log(f"[build] {board.name}: SoC ({cpu_type} {cpu_variant} at {sys_clk / 1e6:g} MHz + accelerator"
+        + (f" at its own {accel_clk / 1e6:g} MHz clock" if accel_clk else "") + "), Yosys + nextpnr + pack; "
+        f"log {out_dir / 'build.log'} (several minutes; an hour or more for a large model)")
     soc = _soc_class(pipeline, board, platform, tgt_mod, opts, sys_clk,
-                     main_ram_size=fw.get("main_ram", SHARE_MAIN_RAM), firmware=fw["firmware"])()
+                     main_ram_size=fw.get("main_ram", SHARE_MAIN_RAM), firmware=fw["firmware"], accel_clk=accel_clk)()
     # the accelerator's logic multipliers: their modules, and Yosys' booth pass on them before
     # synthesis (hw.common.LOGIC_MULTIPLIERS)
     from lepton_hdl.hw.common import BOOTH_YOSYS, LOGIC_MULTIPLIERS
@@ -260,6 +295,8 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
         _check_same_map(out_dir / "firmware-headers" / "csr.csv", out_dir / "csr.csv", fw)
     text = (out_dir / "build.log").read_text(errors="replace")
     rep = parse_nextpnr_log(text, board)
+    from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN
+    sys_fmax = clock_fmax(rep["clocks"], "sys") or rep["fmax_mhz"]
     bits = sorted((out_dir / "gateware").glob("*.bit")) + sorted((out_dir / "gateware").glob("*.bin"))
     flash = {}
     if board.family == "ice40":
@@ -271,7 +308,9 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
     demo_rep["load"] = [f"openFPGALoader --board {board.openfpgaloader or board.name} {bit}",
                         f"litex_term /dev/ttyUSB0 --kernel {fw['firmware'] or 'firmware.bin'}"]
     return dict(board=board.name, kind="soc", model=pipeline.name, cpu=f"{cpu_type} {cpu_variant}", **flash,
-                sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=rep["fmax_mhz"], seeds={str(seed): rep["fmax_mhz"]},
+                sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=sys_fmax, seeds={str(seed): sys_fmax},
+                clocks=rep["clocks"], accel_clk_mhz=accel_clk / 1e6 if accel_clk else None,
+                accel_fmax_mhz=clock_fmax(rep["clocks"], ACCEL_CLOCK_DOMAIN) if accel_clk else None,
                 resources=rep["resources"], estimate=est, cycles_per_frame=pipeline.bound_cycles,
                 demo=demo_rep, bitstream=bit, build_s=round(time.perf_counter() - t0, 1))
 

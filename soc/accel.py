@@ -36,8 +36,9 @@ from __future__ import annotations
 from functools import reduce
 from operator import add
 
-from migen import If, ResetInserter, Signal
+from migen import ClockDomainsRenamer, If, ResetInserter, Signal
 from migen.fhdl.bitcontainer import log2_int
+from migen.genlib.cdc import MultiReg
 
 from litex.gen import LiteXModule
 from litex.soc.cores.dma import WishboneDMAReader, WishboneDMAWriter
@@ -65,6 +66,10 @@ def padded_bits(bits: int, sub_word: bool = True, word: int = 32) -> int:
 
 # bus words the output side buffers between the pipeline and the DMA writer
 OUT_FIFO_WORDS = 16
+# entries of each asynchronous FIFO when the pipeline has its own clock (``clock_domain``)
+CDC_DEPTH = 16
+# system cycles an abort holds the system side in reset before it waits for the pipeline's side
+ABORT_FLUSH_CYCLES = 8
 
 
 def _times(x, k: int):
@@ -100,14 +105,39 @@ class StreamLayout:
         self.out_words = self.out_px * self.out_pad // W
 
 
+class _Sink:
+    """Stands for the pipeline's input where a clock-domain crossing comes in front of it."""
+    def __init__(self, sink):
+        self.sink = sink
+
+
+class _Source:
+    """Stands for the pipeline's output where a clock-domain crossing comes after it."""
+    def __init__(self, source):
+        self.source = source
+
+
 class LeptonAccelerator(LiteXModule):
     """The pipeline as a SoC peripheral: a DMA reader feeds input frames from memory, a DMA
     writer stores the outputs, CSRs start a job of N frames and report busy/done/error and the
-    cycles it took, a done event raises the IRQ."""
+    cycles it took, a done event raises the IRQ.
 
-    def __init__(self, core, layout: StreamLayout, rd_bus, wr_bus):
+    ``clock_domain``: the clock domain the pipeline runs in. ``"sys"`` (the default) is the
+    CPU's; any other name puts the pipeline in that domain (the SoC's CRG must provide it),
+    with an asynchronous FIFO on its input and on its output, so that a board can clock the
+    accelerator faster than the CPU and its bus. CSRs, DMA and the cycle counter stay in
+    ``sys`` (``cycles`` counts system cycles)."""
+
+    def __init__(self, core, layout: StreamLayout, rd_bus, wr_bus, clock_domain: str = "sys"):
+        self.cd = clock_domain
+        self.cdc = clock_domain != "sys"
+        if self.cdc and getattr(core, "params", None) is not None:
+            raise ValueError("weights in RAM are loaded in the system clock domain: build the pipeline in it "
+                             "(no separate accelerator clock)")
         # every stateful part of the datapath can be reset by the abort CSR
-        self.core = ResetInserter()(core)
+        core = ResetInserter()(core)
+        self.core = ClockDomainsRenamer(clock_domain)(core) if self.cdc else core
+        self.core_reset = core.reset
         self.layout = layout
         self.reader = ResetInserter()(WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16))
         self.writer = ResetInserter()(WishboneDMAWriter(wr_bus, endianness="big"))
@@ -129,13 +159,51 @@ class LeptonAccelerator(LiteXModule):
         # reset for a cycle and busy drops
         self.abort_req = Signal()
         self.abort = Signal()
-        self.comb += self.abort.eq(self.abort_req & ~rd_bus.cyc & ~wr_bus.cyc)
+        idle = self.abort_req & ~rd_bus.cyc & ~wr_bus.cyc
         self.sync += If(self._abort.re & self._abort.r[0], self.abort_req.eq(1)).Elif(self.abort, self.abort_req.eq(0))
         self.add_ctrl()
         self.add_input()
         self.add_output()
-        self.comb += [m.reset.eq(self.abort) for m in (self.core, self.reader, self.writer, self.in_conv,
-                                                        self.out_conv, self.out_fifo)]
+        if not self.cdc:
+            self.comb += self.abort.eq(idle)
+            self.comb += [self.core_reset.eq(self.abort)]
+            self.comb += [m.reset.eq(self.abort) for m in (self.reader, self.writer, self.in_conv, self.out_conv,
+                                                            self.out_fifo)]
+        else:
+            self.add_cdc_abort(idle)
+
+    def add_cdc_abort(self, idle):
+        """An abort across two clocks: both sides of the asynchronous FIFOs and the pipeline are
+        held in reset together (the system side for ``ABORT_FLUSH_CYCLES`` and until the pipeline's
+        side is seen in reset), then the system side waits until the pipeline's side has left
+        reset before ``abort`` drops busy, so a start right after it finds both sides empty."""
+        flush = Signal()                       # system side in reset
+        count = Signal(max=ABORT_FLUSH_CYCLES + 1)
+        waiting = Signal()                     # system side out of reset, the pipeline's not yet
+        in_reset = Signal()                    # the pipeline's side, seen from sys
+        rst_core = Signal()
+        self.specials += MultiReg(flush, rst_core, odomain=self.cd)
+        self.specials += MultiReg(rst_core, in_reset, odomain="sys")
+        self.comb += self.abort.eq(waiting & ~in_reset)
+        self.sync += [
+            If(idle & ~flush & ~waiting, flush.eq(1), count.eq(ABORT_FLUSH_CYCLES)
+            ).Elif(flush,
+                If(count != 0, count.eq(count - 1)),
+                If((count == 0) & in_reset, flush.eq(0), waiting.eq(1))
+            ).Elif(self.abort, waiting.eq(0))
+        ]
+        self.comb += [m.reset.eq(flush) for m in (self.reader, self.writer, self.in_conv, self.out_conv,
+                                                  self.out_fifo)]
+        self.comb += [self.core_reset.eq(rst_core), self.in_cdc.reset_read.eq(rst_core),
+                      self.in_cdc.reset_write.eq(flush), self.out_cdc.reset_write.eq(rst_core),
+                      self.out_cdc.reset_read.eq(flush)]
+
+    def _crossing(self, width: int, to_core: bool):
+        """An asynchronous FIFO of ``width``-bit words from sys to the pipeline's domain
+        (``to_core``) or back; each side with its own reset (``reset_write``, ``reset_read``)."""
+        fifo = ResetInserter(["write", "read"])(stream.AsyncFIFO([("data", width)], CDC_DEPTH, buffered=True))
+        w, r = ("sys", self.cd) if to_core else (self.cd, "sys")
+        return ClockDomainsRenamer({"write": w, "read": r})(fifo)
 
     def add_csr(self):
         """The firmware interface (``firmware/lepton.c``), one register a line."""
@@ -199,6 +267,11 @@ class LeptonAccelerator(LiteXModule):
         ]
         self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
         in_w = len(core.sink.data)
+        if self.cdc:
+            # pixels cross into the pipeline's clock domain
+            self.in_cdc = self._crossing(in_w, to_core=True)
+            self.comb += self.in_cdc.source.connect(core.sink, omit={"last", "first"})
+            core = _Sink(self.in_cdc.sink)
         self.in_conv = in_conv = ResetInserter()(stream.Converter(L.word_bits, L.in_pad))
         if self.param_words:
             # a load's words go to the parameter loader, a job's to the pixel converter
@@ -236,6 +309,11 @@ class LeptonAccelerator(LiteXModule):
         """Pipeline -> padded pixels -> 32-bit words -> DMA writer; finish when every word of
         the job is written."""
         L, core, writer = self.layout, self.core, self.writer
+        if self.cdc:
+            # outputs cross back into the system clock domain
+            self.out_cdc = self._crossing(len(core.source.data), to_core=False)
+            self.comb += core.source.connect(self.out_cdc.sink, omit={"last", "first"})
+            core = _Source(self.out_cdc.source)
         self.out_conv = out_conv = ResetInserter()(stream.Converter(L.out_pad, L.word_bits))
         # words wait here for the bus (the reader may hold it for a cycle or two) instead of
         # in the converter, which would stall the pipeline meanwhile

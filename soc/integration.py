@@ -11,12 +11,18 @@ from .accel import LeptonAccelerator, StreamLayout
 CSR_MAP = {"ctrl": 0, "identifier_mem": 1, "lepton": 2, "timer0": 3, "uart": 4}
 
 
-def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
+# the clock domain a board's (or the simulation's) CRG provides when the accelerator has its own clock
+ACCEL_CLOCK_DOMAIN = "accel"
+
+
+def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None, clock_domain="sys"):
     """Add ``pipeline`` (a ``lepton_hdl.Pipeline``) as a DMA peripheral of ``soc``.
 
     Two Wishbone DMA masters (reader, writer) on the SoC's DMA bus, CSRs under ``name``, an
     IRQ on done, and ``<NAME>_*`` constants for every figure the firmware needs. ``opts``: the
     ``HwOptions`` to generate the pipeline with (a board build's family and DSP tiles).
+    ``clock_domain``: the pipeline's clock domain (``"sys"``, or one the SoC's CRG provides,
+    ``ACCEL_CLOCK_DOMAIN``: the pipeline then runs at its own clock behind asynchronous FIFOs).
     """
     inp, out = pipeline.input_node, pipeline.output_node
     layout = StreamLayout(inp.shape, inp.qtype.type.bits, out.shape, out.qtype.type.bits,
@@ -28,7 +34,7 @@ def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
                                  addressing="word")
         dma_bus.add_master(name=f"{name}_dma_{kind}", master=bus)
         buses.append(bus)
-    accel = LeptonAccelerator(pipeline.freeze(opts), layout, *buses)
+    accel = LeptonAccelerator(pipeline.freeze(opts), layout, *buses, clock_domain=clock_domain)
     soc.add_module(name=name, module=accel)
     if with_irq and soc.irq.enabled:
         soc.irq.add(name, use_loc_if_exists=True)
@@ -41,6 +47,7 @@ def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None):
         "OUT_BITS": out.qtype.type.bits, "OUT_SIGNED": int(out.qtype.type.signed),
         "OUT_WORDS_PER_PIXEL": layout.out_words_per_px, "OUT_WORDS": layout.out_words,
         "BOUND_CYCLES": pipeline.bound_cycles, "WORD_BYTES": layout.word_bytes,
+        "OWN_CLOCK": int(clock_domain != "sys"),
     }
     if accel.param_words:
         # weights in RAM: what lepton_load_weights checks an image against

@@ -10,7 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from migen import ClockDomain, ResetSignal
 from migen.genlib.io import CRG
+from migen.genlib.resetsync import AsyncResetSynchronizer
 
 from litex.build.generic_platform import Pins, Subsignal
 from litex.build.sim import SimPlatform
@@ -22,10 +24,11 @@ from litex.soc.integration.soc_core import SoCCore
 from lepton_hdl.ops import params_digest
 from lepton_hdl.toolpath import env_tools_on_path
 
-from .integration import CSR_MAP, add_lepton
+from .integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton
 
 _io = [
     ("sys_clk", 0, Pins(1)),
+    ("accel_clk", 0, Pins(1)),
     ("sys_rst", 0, Pins(1)),
     ("serial", 0,
         Subsignal("source_valid", Pins(1)), Subsignal("source_ready", Pins(1)), Subsignal("source_data", Pins(8)),
@@ -33,6 +36,9 @@ _io = [
 ]
 
 SYS_CLK_FREQ = int(1e6)     # nominal: the simulator counts cycles, not seconds
+# a simulated accelerator clock (``accel_clock``) runs at the system clock's rate a quarter period
+# late: the two domains' edges never coincide, so every crossing goes through its synchronizers
+ACCEL_SIM_PHASE = 90
 MAIN_RAM_BASE = 0x40000000
 
 
@@ -56,9 +62,17 @@ class LeptonSimSoC(SoCCore):
     csr_map = dict(CSR_MAP)
 
     def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu=("vexriscv", "standard"),
-                 rom_size=SIM_MEMORY["rom"], sram_size=SIM_MEMORY["sram"], bus_bits=32):
+                 rom_size=SIM_MEMORY["rom"], sram_size=SIM_MEMORY["sram"], bus_bits=32, accel_clock=False):
         platform = SimPlatform("SIM", _io)
         self.crg = CRG(platform.request("sys_clk"))
+        clock_domain = "sys"
+        if accel_clock:
+            # the accelerator's own clock, as a board with --accel-mhz has it (ACCEL_SIM_PHASE)
+            clock_domain = ACCEL_CLOCK_DOMAIN
+            cd = ClockDomain(clock_domain)
+            self.clock_domains += cd
+            self.comb += cd.clk.eq(platform.request("accel_clk"))
+            self.specials += AsyncResetSynchronizer(cd, ResetSignal("sys"))
         SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ, bus_data_width=bus_bits,
                          ident="lepton_hdl simulation SoC",
                          cpu_type=cpu[0], cpu_variant=cpu[1],
@@ -72,7 +86,7 @@ class LeptonSimSoC(SoCCore):
         self.add_config("BIOS_NO_DELAYS")     # no serial-boot wait
         self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
         platform.add_debug(self, reset=0)     # SimFinish: firmware ends the simulation
-        add_lepton(self, pipeline)
+        add_lepton(self, pipeline, clock_domain=clock_domain)
 
 
 class _redirect_output:
@@ -224,8 +238,9 @@ class SimRun:
     the simulation's own, main RAM sized for ``images``)."""
 
     def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2, cpu=("vexriscv", "standard"),
-                 memory=None, bus_bits=32):
+                 memory=None, bus_bits=32, accel_clock=False):
         self.pipeline = pipeline
+        self.accel_clock = bool(accel_clock)    # the accelerator in its own clock domain (a board's --accel-mhz)
         self.bus_bits = bus_bits        # the SoC bus (main RAM, DMA) width: 32, or wider for video
         self.cpu = tuple(cpu)
         self.images = images
@@ -240,6 +255,8 @@ class SimRun:
                 key.update(params_digest(n.params))
             key.update(repr(sorted((k, v) for k, v in n.attrs.items() if k.endswith("fifo") or k.endswith("fifos"))).encode())
         key.update(f"{sorted(self.memory.items())} {self.cpu} {self.bus_bits}".encode())
+        if self.accel_clock:
+            key.update(b"accel_clock")
         for src in _generator_sources():
             key.update(src.name.encode())
             key.update(src.read_bytes())
@@ -268,9 +285,11 @@ class SimRun:
         import logging
         logging.disable(logging.INFO)          # LiteX's INFO lines; warnings and errors still show
         soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size, cpu=self.cpu, rom_size=self.memory["rom"],
-                           sram_size=self.memory["sram"], bus_bits=self.bus_bits)
+                           sram_size=self.memory["sram"], bus_bits=self.bus_bits, accel_clock=self.accel_clock)
         sim_config = SimConfig()
         sim_config.add_clocker("sys_clk", freq_hz=SYS_CLK_FREQ)
+        if self.accel_clock:
+            sim_config.add_clocker("accel_clk", freq_hz=SYS_CLK_FREQ, phase_deg=ACCEL_SIM_PHASE)
         sim_config.add_module("serial2console", "serial")
         builder = Builder(soc, output_dir=str(self.dir), compile_gateware=True, compile_software=True)
         logf = self.dir / "build.log"

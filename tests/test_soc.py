@@ -205,6 +205,30 @@ def test_fault_injection_and_silent_console(tmp_path):
     assert "LEPTON-ERROR simulation timeout after 20 s (console silent" in text and parse_verdict(text) is None
 
 
+def test_accelerator_on_its_own_clock_exact_and_aborts(tmp_path):
+    """The accelerator in its own clock domain (as the ULX3S SoC clocks it faster than the CPU:
+    ``Board.accel_mhz``), behind asynchronous FIFOs, in the simulated SoC with a second clock a
+    quarter period off the system clock: every image exact, and an abort in the middle of a job
+    (both sides of each crossing reset together) leaves the next jobs exact."""
+    for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
+        require_tool(tool)
+    import lepton_hdl
+    from lepton_hdl.models import load
+    from lepton_hdl.soc.sim import SimRun, parse_verdict
+    spec = load("digits")
+    pipe = lepton_hdl.compile(spec.model, spec.samples, max_multipliers=24, name="digits")
+    run = SimRun(pipe, build_root=tmp_path / "build", images=3, log=print, accel_clock=True)
+    run.build_soc()
+    assert "accel_clk" in (run.gateware / "sim.v").read_text()
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
+                                         defines=("LEPTON_TEST_ABORT=700",)))
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert "LEPTON-TEST wait timed out after 700 cycles" in text, text[-3000:]
+    assert "LEPTON-TEST aborted: status busy=0" in text
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+
+
 def test_build_cache_key_covers_every_input():
     """Every input that shapes the simulated SoC's gateware changes its build folder (the cache
     key): bits, folding, FIFO depths, weights, the image count (main RAM size), the CPU and the
@@ -242,3 +266,4 @@ def test_build_cache_key_covers_every_input():
     assert folder(images=400) != ref, "main RAM size"
     assert folder(cpu=("serv", "standard")) != ref, "CPU"
     assert folder(memory=dict(rom=0x8000, sram=0x2000, main_ram=0x8000)) != ref, "memory map"
+    assert folder(accel_clock=True) != ref, "the accelerator's own clock"
