@@ -36,7 +36,7 @@ def compile_model(args):
     import lepton_hdl
     from .models import load
     from .pipeline import DEFAULT_MAX_MULTIPLIERS
-    spec = load(args.model, log=log)
+    spec = load(args.model, log=log, samples=getattr(args, "samples", None))
     t0 = time.perf_counter()
     board = getattr(args, "fit_board", None)
     mm = getattr(args, "max_multipliers", None)
@@ -498,6 +498,8 @@ def add_model_args(p):
     p.add_argument("--weights", choices=("rom", "ram"), default="rom",
                    help="rom: parameters frozen into the gateware; ram: convolution/linear parameters in "
                         "memories the firmware rewrites at run time (lepton_load_weights), same cycles")
+    p.add_argument("--samples", metavar="X.npy", help="an ONNX MODEL's calibration inputs: a .npy batch in the "
+                   "model's input layout (N x C x H x W or N x F)")
 
 
 def main(argv=None):
@@ -508,7 +510,7 @@ def main(argv=None):
     ap.add_argument("--version", action="version", version=f"lepton-hdl {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("compile", help="compile MODEL to Verilog, test vectors and a report")
-    c.add_argument("model", help="'digits' or path/to/file.py:factory")
+    c.add_argument("model", help="'digits', path/to/file.py:factory or model.onnx (with --samples)")
     c.add_argument("--out", default="out/compile", help="output folder")
     c.add_argument("--verify", action="store_true", help="simulate the RTL (Verilator) on the eval inputs")
     c.add_argument("--max-multipliers", type=int, help="budget: fastest balanced pipeline within it (default 1024)")

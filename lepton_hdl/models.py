@@ -1,4 +1,5 @@
-"""Resolve a MODEL argument: a built-in example name or ``path/to/file.py:factory``.
+"""Resolve a MODEL argument: a built-in example name, ``path/to/file.py:factory`` or an ONNX
+file ``model.onnx`` (its calibration samples from a ``.npy`` file).
 
 A factory returns ``(model, samples)`` and optionally ``(x_eval, y_eval)`` and label names:
 ``(model, samples, (x_eval, y_eval), labels)``. ``samples`` calibrate the quantization.
@@ -34,12 +35,47 @@ def _exc(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
 
 
-def load(spec: str, log=None) -> ModelSpec:
-    """Resolve ``spec``; every way it can fail is a ``ModelError`` naming the cause."""
-    from .errors import LeptonError, ModelError
+def load_samples(path) -> np.ndarray:
+    """A ``.npy`` batch of calibration inputs (``InputError`` naming what is wrong)."""
+    from .errors import InputError
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--samples {p}: no such file")
+    try:
+        x = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise InputError(f"--samples {p}: not a .npy array ({_exc(e)})") from e
+    if x.dtype.kind not in "fiu":
+        raise InputError(f"--samples {p}: a {x.dtype} array; expected numbers")
+    if x.ndim not in (2, 4):
+        raise InputError(f"--samples {p}: shape {x.shape}; expected a batch N x C x H x W or N x F")
+    return x.astype(np.float32)
+
+
+def load_onnx(spec: str, samples) -> ModelSpec:
+    """An ONNX file as a model spec: the module the ONNX frontend builds, the ``.npy`` samples."""
+    from .errors import InputError, ModelError
+    from .onnx_frontend import to_module
+    path = Path(spec)
+    if not path.is_file():
+        raise ModelError(f"MODEL '{spec}': file {path} does not exist")
+    if samples is None:
+        raise InputError(f"MODEL '{spec}': an ONNX model needs calibration inputs: --samples X.npy (a batch in the "
+                         f"model's input layout)")
+    return ModelSpec(path.stem, to_module(path), load_samples(samples))
+
+
+def load(spec: str, log=None, samples=None) -> ModelSpec:
+    """Resolve ``spec``; every way it can fail is a ``ModelError`` naming the cause. ``samples``:
+    a ``.npy`` path, the calibration inputs of an ONNX ``spec``."""
+    from .errors import InputError, LeptonError, ModelError
+    if str(spec).lower().endswith(".onnx"):
+        return load_onnx(spec, samples)
+    if samples is not None:
+        raise InputError(f"--samples is for ONNX models; MODEL '{spec}' brings its own")
     target = BUILTIN.get(spec, spec)
     if ":" not in target:
-        raise ModelError(f"MODEL '{spec}': expected one of {sorted(BUILTIN)} or path/to/file.py:factory")
+        raise ModelError(f"MODEL '{spec}': expected one of {sorted(BUILTIN)}, path/to/file.py:factory or model.onnx")
     where, func = target.rsplit(":", 1)
     if where.endswith(".py"):
         path = Path(where)

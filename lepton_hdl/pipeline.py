@@ -414,9 +414,10 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
             fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
             name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0,
             board=None, soc: bool = False, weights: str = "rom") -> Pipeline:
-    """Trace ``model``, fold BatchNorm, fuse activations, quantize (calibrated on
-    ``sample_inputs``, a float batch in the model's own layout), choose per-layer parallelism
-    and size FIFOs. Raises a clear error for anything unsupported, before any hardware.
+    """Trace ``model`` (a ``torch.nn.Module``, or an ONNX model: a ``.onnx`` path or an
+    ``onnx.ModelProto``, ``lepton_hdl.onnx_frontend``), fold BatchNorm, fuse activations,
+    quantize (calibrated on ``sample_inputs``, a float batch in the model's own layout), choose
+    per-layer parallelism and size FIFOs. Raises a clear error for anything unsupported, before any hardware.
 
     Parallelism: the fastest balanced pipeline (every layer just fast enough for the slowest)
     whose multipliers fit ``max_multipliers`` (default 1024; a board sets its own; ``None``
@@ -435,8 +436,14 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
     declared bits and requant shifts leave headroom for other scales. Same cycles as ROM."""
     from .errors import FitError
     from .frontend import trace
+    from .onnx_frontend import is_onnx, to_module
     from .passes import default_passes, run_passes
     t0 = time.perf_counter()
+    if is_onnx(model):
+        # an ONNX model (path or ModelProto): the same ops, passes and errors, through a module
+        if name is None and isinstance(model, (str, Path)):
+            name = Path(model).stem
+        model = to_module(model)
     check_inputs(model, sample_inputs, target_cycles=target_cycles, max_multipliers=max_multipliers,
                  bits=bits, w_bits=w_bits, a_bits=a_bits)
     need = None

@@ -1,0 +1,139 @@
+"""The ONNX frontend: torch -> ONNX -> lepton_hdl gives exactly the golden outputs of torch ->
+lepton_hdl (both of torch's exporters, every zoo model), the RTL of an ONNX model is exact, and
+what it cannot take is refused naming the op type and the node."""
+import contextlib
+import io
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import onnx  # a dev dependency: a missing package fails, never skips
+
+
+def _export(model, x, path, dynamo):
+    import torch
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, x[:1], str(path), dynamo=dynamo)
+    return path
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript-exporter", "dynamo-exporter"])
+def test_zoo_through_onnx_is_identical(tmp_path, dynamo):
+    """Every zoo model, exported to ONNX: the same graph size, cycles and golden outputs (==)."""
+    import lepton_hdl
+    from lepton_hdl.examples import zoo
+    for name in zoo.NAMES:
+        m, x = zoo.make(name)
+        path = _export(m, x, tmp_path / f"{name}.onnx", dynamo)
+        a = lepton_hdl.compile(m, x, max_multipliers=256, name=name)
+        b = lepton_hdl.compile(path, x, max_multipliers=256)
+        assert b.name == name
+        assert a.bound_cycles == b.bound_cycles, name
+        ga, gb = a.golden(x.numpy()), b.golden(x.numpy())
+        assert ga.shape == gb.shape and np.array_equal(ga, gb), f"{name}: {np.sum(ga != gb)} elements differ"
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+def test_onnx_model_rtl_exact(tmp_path):
+    """A residual model exported to ONNX simulates bit-exact under Verilator at its bound, and its
+    RTL output equals the torch path's golden output."""
+    from conftest import require_tool
+    require_tool("verilator")
+    import lepton_hdl
+    from lepton_hdl.examples import zoo
+    m, x = zoo.make("residual")
+    path = _export(m, x, tmp_path / "residual.onnx", dynamo=False)
+    pipe = lepton_hdl.compile(path, x, max_multipliers=256)
+    y, info = pipe.simulate(x[:4].numpy())
+    ref = lepton_hdl.compile(m, x, max_multipliers=256).golden(x[:4].numpy())
+    assert np.array_equal(y, ref)
+    assert info["cycles_per_frame"] == pipe.bound_cycles
+
+
+def _model(nodes, inits, in_shape=(1, 2, 6, 6), out_shape=None):
+    from onnx import TensorProto, helper, numpy_helper
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+                          [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_unsupported_onnx_op_named_with_its_node():
+    import lepton_hdl
+    from onnx import helper
+    from lepton_hdl.errors import UnsupportedOpError
+    w = np.ones((3, 2, 3, 3))
+    m = _model([helper.make_node("Conv", ["x", "w"], ["c"], name="stem_conv", pads=[1, 1, 1, 1]),
+                helper.make_node("Softmax", ["c"], ["y"], name="head_softmax", axis=1)], {"w": w})
+    x = np.random.default_rng(0).normal(size=(4, 2, 6, 6)).astype(np.float32)
+    with pytest.raises(UnsupportedOpError, match=r"'Softmax' at node 'head_softmax'.*Supported ONNX op types: .*Conv"):
+        lepton_hdl.compile(m, x)
+    # an attribute the hardware lacks: named too
+    m = _model([helper.make_node("Conv", ["x", "w"], ["y"], name="odd_pad", pads=[0, 1, 1, 1])], {"w": w})
+    with pytest.raises(UnsupportedOpError, match=r"'Conv' at node 'odd_pad': asymmetric padding"):
+        lepton_hdl.compile(m, x)
+    m = _model([helper.make_node("Conv", ["x", "w"], ["y"], name="dil", dilations=[2, 2])], {"w": w})
+    with pytest.raises(UnsupportedOpError, match=r"'Conv' at node 'dil': dilations"):
+        lepton_hdl.compile(m, x)
+
+
+def test_onnx_built_with_the_helper_compiles():
+    """A model written with onnx.helper (not exported): Conv + BatchNormalization + Relu +
+    GlobalAveragePool + Flatten + Gemm, against a numpy reference of the float model."""
+    import lepton_hdl
+    from onnx import helper
+    rng = np.random.default_rng(1)
+    inits = dict(w=rng.normal(size=(4, 2, 3, 3)) * 0.3, b=rng.normal(size=4) * 0.1, s=rng.uniform(0.5, 1.5, 4),
+                 bb=rng.normal(size=4) * 0.1, mu=rng.normal(size=4) * 0.1, var=rng.uniform(0.5, 2, 4),
+                 fw=rng.normal(size=(3, 4)), fb=rng.normal(size=3) * 0.1)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "s", "bb", "mu", "var"], ["n"], name="bn"),
+             helper.make_node("Relu", ["n"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1)]
+    m = _model(nodes, inits, out_shape=[1, 3])
+    onnx.checker.check_model(m)
+    x = rng.normal(size=(16, 2, 6, 6)).astype(np.float32)
+    pipe = lepton_hdl.compile(m, x, max_multipliers=64)
+    assert [n.op.name for n in pipe.graph.nodes][-1] == "linear"
+    # the float model it traced equals the ONNX semantics computed in numpy
+    from lepton_hdl.onnx_frontend import to_module
+    import torch
+    with torch.no_grad():
+        y = to_module(m)(torch.as_tensor(x)).numpy()
+    c = np.zeros((16, 4, 6, 6))
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for i in range(3):
+        for j in range(3):
+            c += np.einsum("nchw,oc->nohw", xp[:, :, i:i + 6, j:j + 6], inits["w"][:, :, i, j])
+    c += inits["b"][None, :, None, None]
+    n = (c - inits["mu"][None, :, None, None]) / np.sqrt(inits["var"][None, :, None, None] + 1e-5)
+    r = np.maximum(n * inits["s"][None, :, None, None] + inits["bb"][None, :, None, None], 0)
+    ref = r.mean((2, 3)) @ inits["fw"].T + inits["fb"]
+    assert np.allclose(y, ref, atol=1e-4)
+
+
+def test_cli_onnx_with_samples(tmp_path):
+    """`lepton-hdl compile model.onnx --samples x.npy` writes the Verilog; without --samples, or
+    with a file that is not a .npy array, one line on stderr and a non-zero exit."""
+    from lepton_hdl.examples import zoo
+    m, x = zoo.make("lenet")
+    path = _export(m, x, tmp_path / "lenet.onnx", dynamo=False)
+    np.save(tmp_path / "x.npy", x.numpy())
+    cli = [sys.executable, "-m", "lepton_hdl.cli", "compile", str(path)]
+    r = subprocess.run(cli + ["--samples", str(tmp_path / "x.npy"), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "lepton_pipeline.v").exists()
+    for extra, want in (([], "needs calibration inputs: --samples"), (["--samples", str(path)], "not a .npy array")):
+        r = subprocess.run(cli + extra + ["--out", str(tmp_path / "o2")], capture_output=True, text=True)
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and want in lines[0], r.stderr
