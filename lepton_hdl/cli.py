@@ -87,6 +87,14 @@ def cmd_compile(args):
         o = pipe.output_node
         for yi in gold:
             f.writelines(f"{w:x}\n" for w in pack_frame(np.asarray(yi).reshape(o.shape), ot))
+    extra = []
+    if args.testbench == "cocotb":
+        from .testbench import write_cocotb
+        extra += write_cocotb(pipe, out, frames=len(x))
+    from .testbench import vlnv
+    if args.fusesoc:
+        from .testbench import write_fusesoc
+        extra.append(write_fusesoc(pipe, out))
     t_gen = time.perf_counter() - t_start
     bench = pipe.bench(args.clock_mhz)
     acc = {"float": None, "golden": None}
@@ -103,9 +111,12 @@ def cmd_compile(args):
                   compile_s=round(t_compile, 3), generate_s=round(t_gen, 3),
                   input=dict(shape=list(pipe.input_node.shape), type=str(it), scale=pipe.input_node.qtype.scale),
                   output=dict(shape=list(pipe.output_node.shape), type=str(ot), scale=pipe.output_node.qtype.scale),
-                  verilog=str(vpath))
+                  verilog=str(vpath), testbench=[str(p) for p in extra])
     log(pipe.report(args.clock_mhz))
     log(f"[compile] {spec.name}: compiled in {t_compile:.2f} s, Verilog + vectors written in {t_gen:.2f} s -> {out}")
+    for p in extra:
+        log(f"[compile] wrote {p}" + (" (run: python run_cocotb.py)" if p.name == "run_cocotb.py" else
+                                     f" (fusesoc --cores-root {out} run --target lint {vlnv(pipe.name)})" if p.suffix == ".core" else ""))
     if args.verify:
         log(f"[verify] RTL simulation (Verilator) of {len(x)} inputs")
         y, info = pipe.simulate(x, log=log)
@@ -516,6 +527,9 @@ def main(argv=None):
     c.add_argument("--max-multipliers", type=int, help="budget: fastest balanced pipeline within it (default 1024)")
     c.add_argument("--board", help="the fastest folding whose estimate fits this board (colorlight_i5, ulx3s, icebreaker)")
     c.add_argument("--soc", action="store_true", help="with --board: leave the SoC's share of the chip")
+    c.add_argument("--testbench", choices=("cocotb",), help="also write a cocotb test of the Verilog (the vectors under "
+                   "random valid/ready stalls, every output word checked) and run_cocotb.py")
+    c.add_argument("--fusesoc", action="store_true", help="also write a FuseSoC CAPI2 .core (Verilog, vectors, the test)")
     add_model_args(c)
     c.set_defaults(func=cmd_compile)
     s = sub.add_parser("soc", help="run MODEL in a LiteX SoC (VexRiscv + accelerator) with firmware")

@@ -245,15 +245,15 @@ class Pipeline:
                                      weights="rom")
 
     def to_verilog(self, path) -> Path:
-        """Write the pipeline as Verilog (module ``lepton_pipeline``)."""
-        from .sim.verilator import to_verilog
-        top = self.freeze()
-        ios = set()
-        for ep in (top.sink, top.source):
-            ios |= {ep.valid, ep.ready, ep.first, ep.last, ep.data}
+        """Write the pipeline as Verilog (module ``lepton_pipeline``; its ports:
+        ``lepton_hdl.testbench``): ``sys_clk``, ``sys_rst``, the input stream ``s0_valid``,
+        ``s0_ready``, ``s0_data``, ``s0_first``, ``s0_last`` and the output stream ``m_*``."""
+        from .sim.verilator import StreamTop, to_verilog
+        core = self.freeze()
+        top = StreamTop(core, [core.sink], core.source)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        to_verilog(top, ios, name="lepton_pipeline").write(str(path))
+        to_verilog(top, top.ios, name="lepton_pipeline").write(str(path))
         return path
 
     def verilator(self, log=None, opts=None, reload=False):
