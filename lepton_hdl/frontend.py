@@ -133,8 +133,16 @@ def trace(model, sample) -> Graph:
     if type(model) in tables().modules:      # a bare layer: trace it as a one-layer model
         model = torch.nn.Sequential(model)
     sample = torch.as_tensor(sample, dtype=torch.float32)
+    known = tuple(tables().modules)
+
+    class _Tracer(torch.fx.Tracer):
+        # every module the op table knows is a leaf (torch.nn's are already; QuantAct is ours)
+        def is_leaf_module(self, m, qualname):
+            return isinstance(m, known) or super().is_leaf_module(m, qualname)
+
     try:
-        gm = torch.fx.symbolic_trace(model)
+        graph = _Tracer().trace(model)
+        gm = torch.fx.GraphModule(model, graph, class_name=type(model).__name__)
     except Exception as e:  # torch.fx raises TraceError, TypeError, ... on dynamic code
         raise TraceError(f"cannot trace {type(model).__name__} to a static graph ({type(e).__name__}: "
                          f"{e}). Data-dependent control flow or shapes are not supported: write "

@@ -33,7 +33,14 @@ SUPPORTED = {
     "Flatten": "nn.Flatten", "Reshape": "flatten to (N, features)", "Resize": "nn.Upsample (nearest, integer scale)",
     "Upsample": "nn.Upsample (nearest, integer scale)", "Identity": "-", "Dropout": "-",
     "Constant": "a constant input of another node",
+    "Quant": "QONNX: given scales and bits (weights: their integers; activations: QuantAct)",
+    "BipolarQuant": "QONNX: +-1 weights",
 }
+
+
+# QONNX custom ops (as Brevitas and qonnx write them) and their domains
+QONNX_OPS = ("Quant", "BipolarQuant", "Trunc")
+QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas", "")
 
 
 def _unsupported(node, why: str = ""):
@@ -101,6 +108,8 @@ class _Builder:
         self.fx = torch.fx.Graph()
         self.env = {}
         self.used = set()
+        self.wquant = {}        # a quantised weight's tensor name -> (integers, scale, bits)
+        self.bits = {"weights": set(), "activations": set()}
         inputs = [i for i in g.input if i.name not in self.const]
         if len(inputs) != 1:
             raise UnsupportedOpError(f"ONNX model has {len(inputs)} inputs ({', '.join(i.name for i in inputs)}): "
@@ -138,7 +147,8 @@ class _Builder:
         self.producer = {o: n for n in self.proto.graph.node for o in n.output}
         for node in self.proto.graph.node:
             conv = getattr(self, f"op_{node.op_type}", None)
-            if conv is None or node.domain not in ("", "ai.onnx"):
+            domains = QONNX_DOMAINS if node.op_type in QONNX_OPS else ("", "ai.onnx")
+            if conv is None or node.domain not in domains:
                 _unsupported(node)
             out = conv(node, _attrs(node))
             if out is not None:
@@ -146,7 +156,17 @@ class _Builder:
         out_name = self.proto.graph.output[0].name
         self.fx.output(self.env[out_name])
         import torch.fx
-        return torch.fx.GraphModule(self.root, self.fx, class_name=_ident(self.proto.graph.name or "OnnxModel", set()))
+        gm = torch.fx.GraphModule(self.root, self.fx, class_name=_ident(self.proto.graph.name or "OnnxModel", set()))
+        for kind, bits in self.bits.items():
+            if len(bits) > 1:
+                raise UnsupportedOpError(f"the QONNX model quantizes its {kind} to {sorted(bits)} bits: one width "
+                                         f"for all {kind} is supported")
+        if self.bits["weights"] or self.bits["activations"]:
+            gm.lepton_given_bits = tuple(next(iter(self.bits[k]), None) for k in ("weights", "activations"))
+        dims = [d.dim_value for d in self.input.type.tensor_type.shape.dim]
+        if dims and all(d > 0 for d in dims[1:]):
+            gm.lepton_input_shape = tuple(dims)
+        return gm
 
     @staticmethod
     def _pads2d(node, a, kernel):
@@ -175,6 +195,7 @@ class _Builder:
         mod = nn.Conv2d(int(w.shape[1]) * group, int(w.shape[0]), kernel, tuple(int(s) for s in a.get("strides", [1, 1])),
                         self._pads2d(node, a, kernel), groups=group, bias=bias)
         self.param(mod, "weight", w)
+        self.given_weights(mod, node.input[1], lambda q: q, lambda sc: sc.reshape(-1) if sc.size > 1 else sc)
         if bias:
             self.param(mod, "bias", self.constant(node, node.input[2], "bias"))
         return self.module(node, mod, self.tensor(node, node.input[0]))
@@ -184,11 +205,13 @@ class _Builder:
         if a.get("transA", 0) or float(a.get("alpha", 1.0)) != 1.0 or float(a.get("beta", 1.0)) != 1.0:
             _unsupported(node, "transA, alpha or beta other than the Linear layer's (0, 1, 1)")
         w = self.constant(node, node.input[1], "weight")
-        if not a.get("transB", 0):
+        trans = not a.get("transB", 0)
+        if trans:
             w = w.T
         bias = len(node.input) > 2 and node.input[2] != ""
         mod = nn.Linear(int(w.shape[1]), int(w.shape[0]), bias=bias)
         self.param(mod, "weight", w)
+        self.given_weights(mod, node.input[1], (lambda q: q.T) if trans else (lambda q: q), lambda sc: sc.reshape(-1))
         if bias:
             self.param(mod, "bias", np.broadcast_to(self.constant(node, node.input[2], "bias"), (w.shape[0],)))
         return self.module(node, mod, self.tensor(node, node.input[0]))
@@ -200,6 +223,7 @@ class _Builder:
             _unsupported(node, "a weight of other than 2 dimensions")
         mod = nn.Linear(int(w.shape[0]), int(w.shape[1]), bias=False)
         self.param(mod, "weight", w.T)
+        self.given_weights(mod, node.input[1], lambda q: q.T, lambda sc: sc.reshape(-1))
         return self.module(node, mod, self.tensor(node, node.input[0]))
 
     def op_BatchNormalization(self, node, a):
@@ -348,6 +372,70 @@ class _Builder:
 
     def op_Upsample(self, node, a):
         return self._upsample(node, self.constant(node, node.input[1], "scales"))
+
+    # -- QONNX ---------------------------------------------------------------------------------
+    def given_weights(self, mod, name, layout, per_channel):
+        """A layer whose weight tensor came out of a QONNX ``Quant``: its integers and scales."""
+        if name in self.wquant:
+            q, scale, bits = self.wquant[name]
+            mod.weight_quant = dict(int=layout(q), scale=per_channel(np.asarray(scale, np.float64)), bits=bits)
+
+    def _quant_args(self, node):
+        scale = np.asarray(self.constant(node, node.input[1], "scale"), np.float64)
+        zp = np.asarray(self.constant(node, node.input[2], "zero point"), np.float64)
+        bits = np.asarray(self.constant(node, node.input[3], "bit width"), np.float64)
+        if np.any(zp != 0):
+            _unsupported(node, "a non-zero zero point; the hardware quantizes symmetrically (zero point 0)")
+        if bits.size != 1 or bits.item() != int(bits.item()) or not 2 <= int(bits.item()) <= 8:
+            _unsupported(node, f"bit width {bits.tolist()}: an integer from 2 to 8")
+        if np.any(scale <= 0):
+            _unsupported(node, "a scale that is not positive")
+        return scale, int(bits.item())
+
+    def op_Quant(self, node, a):
+        scale, bits = self._quant_args(node)
+        signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+        mode = a.get("rounding_mode", b"ROUND")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode not in ("ROUND", "ROUND_TO_ZERO", "FLOOR") and mode:
+            _unsupported(node, f"rounding mode {mode}")
+        x = node.input[0]
+        if x in self.const and x not in self.env:
+            # weights: their integers, as QONNX rounds them (half to even), and the float tensor
+            # the layer computes with (integers times scale)
+            if not signed:
+                _unsupported(node, "unsigned weights; signed only")
+            lo, hi = -(1 << (bits - 1)) + int(narrow), (1 << (bits - 1)) - 1
+            w = np.asarray(self.const[x], np.float64)
+            q = np.clip(np.round(w / scale), lo, hi).astype(np.int64)
+            if scale.size not in (1, q.shape[0]) and not (scale.ndim == q.ndim and scale.shape[-1] == q.shape[-1]):
+                _unsupported(node, f"scales of shape {scale.shape} for weights {q.shape}: per tensor or per channel")
+            self.wquant[node.output[0]] = (q, scale, bits)
+            self.const[node.output[0]] = (q * scale).astype(np.float32)
+            self.bits["weights"].add(bits)
+            return None
+        if scale.size != 1:
+            _unsupported(node, "per-channel scales on an activation; one scale a tensor")
+        if not signed and narrow:
+            _unsupported(node, "narrow unsigned activations")
+        from .ops.quant import QuantAct
+        self.bits["activations"].add(bits)
+        return self.module(node, QuantAct(float(scale.item()), bits, signed, narrow), self.tensor(node, x))
+
+    def op_BipolarQuant(self, node, a):
+        x = node.input[0]
+        if not (x in self.const and x not in self.env):
+            _unsupported(node, "a bipolar (sign) activation; the hardware's activations are scaled integers")
+        scale = np.asarray(self.constant(node, node.input[1], "scale"), np.float64)
+        w = np.asarray(self.const[x], np.float64)
+        q = np.where(w >= 0, 1, -1).astype(np.int64)       # +-1 held as 2-bit signed weights
+        self.wquant[node.output[0]] = (q, scale, 2)
+        self.const[node.output[0]] = (q * scale).astype(np.float32)
+        self.bits["weights"].add(2)
+        return None
+
+    def op_Trunc(self, node, a):
+        _unsupported(node, "truncation (Brevitas' average-pool output): export the pool with a Quant instead")
 
     def op_Identity(self, node, a):
         return self.tensor(node, node.input[0])

@@ -410,7 +410,7 @@ def check_inputs(model, sample_inputs, target_cycles=None, max_multipliers=None,
                                      f"or a bad checkpoint); fix the weights before compiling")
 
 
-def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
+def compile(model, sample_inputs=None, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
             fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
             name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0,
             board=None, soc: bool = False, weights: str = "rom") -> Pipeline:
@@ -444,6 +444,21 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
         if name is None and isinstance(model, (str, Path)):
             name = Path(model).stem
         model = to_module(model)
+    # a model quantised before compilation (QONNX Quant nodes): its own bit widths, and
+    # calibration samples only where a tensor's quantization is not given
+    given_bits = getattr(model, "lepton_given_bits", None)
+    if given_bits is not None:
+        w_bits = w_bits or given_bits[0]
+        a_bits = a_bits or given_bits[1]
+    if sample_inputs is None:
+        shape = getattr(model, "lepton_input_shape", None)
+        if given_bits is None or shape is None:
+            from .errors import InputError
+            raise InputError("no calibration samples: give sample_inputs (a float batch in the model's input "
+                             "layout); only a model quantised throughout (QONNX) compiles without them")
+        sample_inputs, calibrate = np.zeros((1,) + tuple(shape[1:]), np.float32), False
+    else:
+        calibrate = True
     check_inputs(model, sample_inputs, target_cycles=target_cycles, max_multipliers=max_multipliers,
                  bits=bits, w_bits=w_bits, a_bits=a_bits)
     need = None
@@ -469,8 +484,8 @@ def compile(model, sample_inputs, bits: int = 8, w_bits: Optional[int] = None, a
     if weights not in ("rom", "ram"):
         from .errors import InputError
         raise InputError(f"weights={weights!r}: 'rom' (frozen into the gateware) or 'ram' (written at run time)")
-    passes = default_passes(stream_samples, w_bits or bits, a_bits or bits, fold, target_cycles, max_multipliers, fits,
-                            weights=weights)
+    passes = default_passes(stream_samples if calibrate else None, w_bits or bits, a_bits or bits, fold, target_cycles,
+                            max_multipliers, fits, weights=weights)
     float_graph = run_passes(g, passes[:2], log)
     qg = run_passes(float_graph, passes[2:], log)
     pipe = Pipeline(qg, float_graph, name=name or g.meta.get("model", "model"), compile_s=time.perf_counter() - t0)

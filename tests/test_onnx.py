@@ -137,3 +137,115 @@ def test_cli_onnx_with_samples(tmp_path):
         assert r.returncode != 0 and "Traceback" not in r.stderr
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and want in lines[0], r.stderr
+
+
+QONNX = "qonnx.custom_op.general"
+
+
+def qonnx_model(bits=4, rng=None, extra=None, bn=False):
+    """A small CNN quantised throughout as Brevitas exports it: Quant nodes (domain
+    qonnx.custom_op.general) on the input, every weight (per-channel and per-tensor scales) and
+    every activation; written with the onnx helper."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = rng or np.random.default_rng(0)
+    inits, nodes = {}, []
+
+    def c(name, v):
+        inits[name] = np.asarray(v, np.float32)
+        return name
+
+    def quant(x, out, scale, signed, narrow=0):
+        nodes.append(helper.make_node("Quant", [x, c(out + "_s", scale), c(out + "_z", 0.0), c(out + "_b", bits)], [out],
+                                      name=out, domain=QONNX, signed=signed, narrow=narrow, rounding_mode="ROUND"))
+        return out
+    x = quant("x", "qin", 1 / 15, 0)
+    w1 = quant(c("w1", rng.normal(size=(6, 1, 3, 3)) * 0.4), "w1q", rng.uniform(0.05, 0.15, (6, 1, 1, 1)), 1, 1)
+    nodes.append(helper.make_node("Conv", [x, w1, c("b1", rng.normal(size=6) * 0.1)], ["c1"], name="conv1",
+                                  pads=[1, 1, 1, 1]))
+    src = "c1"
+    if bn:
+        nodes.append(helper.make_node("BatchNormalization", ["c1", c("g", np.ones(6)), c("be", np.zeros(6)),
+                                                             c("mu", np.zeros(6)), c("v", np.ones(6))], ["n1"], name="bn1"))
+        src = "n1"
+    nodes.append(helper.make_node("Relu", [src], ["r1"], name="relu1"))
+    a1 = quant("r1", "a1", 0.12, 0)
+    nodes.append(helper.make_node("MaxPool", [a1], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]))
+    w2 = quant(c("w2", rng.normal(size=(8, 6, 3, 3)) * 0.2), "w2q", 0.05, 1, 1)
+    nodes.append(helper.make_node("Conv", ["p1", w2], ["c2"], name="conv2", pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("Relu", ["c2"], ["r2"], name="relu2"))
+    a2 = quant("r2", "a2", 0.2, 0)
+    nodes.append(helper.make_node("Flatten", [a2], ["f"], name="flat"))
+    w3 = quant(c("w3", rng.normal(size=(10, 8 * 4 * 4)) * 0.1), "w3q", 0.02, 1, 1)
+    nodes.append(helper.make_node("Gemm", ["f", w3, c("b3", rng.normal(size=10) * 0.1)], ["g3"], name="fc", transB=1))
+    quant("g3", "y", 0.25, 1)
+    for n in extra or []:
+        nodes.append(n)
+    g = helper.make_graph(nodes, "qnet", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+                          [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]), inits
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+def test_qonnx_4bit_compiles_with_its_own_scales_and_is_exact():
+    """A 4-bit QONNX model compiles without calibration samples: every activation has the scale
+    and width its Quant gives, every weight the integers its Quant gives; the RTL equals the
+    golden model under Verilator at its bound, and the golden model equals the QONNX float
+    semantics (fake quantization) to one output step."""
+    from conftest import require_tool
+    require_tool("verilator")
+    import torch
+    import lepton_hdl
+    from lepton_hdl.onnx_frontend import to_module
+    m, inits = qonnx_model()
+    p = lepton_hdl.compile(m, max_multipliers=64)
+    q = {n.name: n.qtype for n in p.graph.nodes}
+    f32 = lambda v: float(np.float32(v))     # noqa: E731  the scales as ONNX stores them
+    assert q["x"].scale == f32(1 / 15) and (q["x"].type.bits, q["x"].type.signed) == (4, False)
+    assert q["conv1"].scale == f32(0.12) and q["conv2"].scale == f32(0.2) and q["pool1"].scale == f32(0.12)
+    assert q["fc"].scale == 0.25 and (q["fc"].type.bits, q["fc"].type.signed) == (4, True)
+    conv2 = next(n for n in p.graph.nodes if n.name == "conv2")
+    want = np.clip(np.round(inits["w2"] / np.float32(0.05)), -7, 7).astype(np.int64).transpose(0, 2, 3, 1)
+    assert np.array_equal(np.asarray(conv2.params.weight).reshape(want.shape), want)
+    assert p.graph.meta["w_bits"] == 4 and p.graph.meta["a_bits"] == 4
+    xs = np.random.default_rng(2).uniform(0, 1, (32, 1, 8, 8)).astype(np.float32)
+    gold = p.golden(xs)
+    with torch.no_grad():
+        ref = to_module(m)(torch.as_tensor(xs)).numpy()
+    steps = np.abs(gold.reshape(32, -1) * q["fc"].scale - ref) / q["fc"].scale
+    # bias rounding and 16-bit requant multipliers: one output step at most, on few outputs
+    assert steps.max() <= 1 + 1e-6 and np.mean(steps > 0.5) < 0.1
+    y, info = p.simulate(xs[:6])
+    assert np.array_equal(y, gold[:6])
+    assert info["cycles_per_frame"] == p.bound_cycles
+
+
+def test_qonnx_refusals():
+    """What a QONNX model cannot have, each named: Trunc, a non-zero zero point, BatchNorm after
+    a quantised convolution; a model quantised only in part needs samples for the rest."""
+    import lepton_hdl
+    from onnx import helper
+    from lepton_hdl.errors import InputError, UnsupportedOpError
+    m, _ = qonnx_model(extra=[helper.make_node("Trunc", ["y", "y_s", "y_z", "y_b", "y_b"], ["t"], name="trunc0",
+                                               domain=QONNX)])
+    with pytest.raises(UnsupportedOpError, match=r"'Trunc' at node 'trunc0'"):
+        lepton_hdl.compile(m)
+    m, _ = qonnx_model()
+    m.graph.initializer.remove(next(t for t in m.graph.initializer if t.name == "a2_z"))
+    from onnx import numpy_helper
+    m.graph.initializer.append(numpy_helper.from_array(np.asarray(1.0, np.float32), "a2_z"))
+    with pytest.raises(UnsupportedOpError, match=r"'Quant' at node 'a2': a non-zero zero point"):
+        lepton_hdl.compile(m)
+    m, _ = qonnx_model(bn=True)
+    with pytest.raises(UnsupportedOpError, match=r"BatchNorm after a layer with given integer weights"):
+        lepton_hdl.compile(m)
+    # the activation after conv2 not quantised: without samples, named; with samples, it compiles
+    m, _ = qonnx_model()
+    k = [n.name for n in m.graph.node].index("a2")
+    m.graph.node.remove(m.graph.node[k])
+    m.graph.node.insert(k, helper.make_node("Identity", ["r2"], ["a2"], name="a2_gone"))
+    with pytest.raises(InputError, match=r"'conv2' has no given quantization"):
+        lepton_hdl.compile(m)
+    xs = np.random.default_rng(3).uniform(0, 1, (8, 1, 8, 8)).astype(np.float32)
+    assert lepton_hdl.compile(m, xs, max_multipliers=64).bound_cycles > 0

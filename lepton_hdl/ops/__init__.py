@@ -12,6 +12,7 @@ from . import table  # noqa: E402,F401
 from . import mul  # noqa: E402,F401
 from . import concat  # noqa: E402,F401
 from . import upsample  # noqa: E402,F401
+from . import quant  # noqa: E402,F401
 
 from .add import AddParams  # noqa: E402
 from .clamp import RequantParams  # noqa: E402

@@ -148,10 +148,38 @@ class QuantContext:
         return quantize_multipliers(real)
 
     def tensor(self, node, clamp: Optional[Clamp] = None):
-        """The output quantization of ``node`` from its calibrated range (clamped by a fused
+        """The output quantization of ``node``: the given one (``given_q``: a QONNX ``Quant`` or
+        ``QuantAct`` after it), else from its calibrated range (clamped by a fused
         activation): unsigned when never negative, else signed symmetric."""
+        from ..ir import QTensor
+        given = node.attrs.get("given_q")
+        if given is not None:
+            scale, bits, signed = given
+            if bits != self.a_bits:
+                from ..errors import InputError
+                raise InputError(f"'{node.label}': its given quantization has {bits} bits, the activations "
+                                 f"{self.a_bits} (--a-bits): compile with the model's own bit width")
+            return QTensor(float(scale), IntType(int(bits), bool(signed)))
+        if node.name not in self.ranges:
+            from ..errors import InputError
+            raise InputError(f"'{node.label}' has no given quantization (no Quant after it) and there are no "
+                             f"calibration samples: give samples")
         lo, hi = self.ranges[node.name]
         return tensor_q(lo, hi, self.a_bits, clamp)
+
+    def weights(self, node, w: np.ndarray):
+        """Integer weights and per-output-channel scales of ``node``: the given ones
+        (``given_w``: a QONNX ``Quant`` on the weights, ``weight_quant`` on the layer), else
+        symmetric per channel at ``w_bits``."""
+        given = node.attrs.get("given_w")
+        if given is None:
+            return quantize_weights(w, self.w_bits)
+        q, scale, bits = given
+        if bits != self.w_bits:
+            from ..errors import InputError
+            raise InputError(f"'{node.label}': its given weights have {bits} bits, the compile {self.w_bits} "
+                             f"(--w-bits): compile with the model's own bit width")
+        return np.asarray(q, dtype=np.int64), np.asarray(scale, dtype=np.float64)
 
 
 def tensor_q(lo: float, hi: float, bits: int, clamp: Optional[Clamp] = None):

@@ -202,6 +202,30 @@ def _divisors(n: int) -> list:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def given_weights(m, path, layout):
+    """``(integer weights in the stream layout, per-output-channel scale, bits)`` of a layer whose
+    weights were quantised before compilation (``m.weight_quant = dict(int=, scale=, bits=)``:
+    a QONNX ``Quant`` on them, or quantisation-aware training), checked against its float
+    weights; None for a float layer."""
+    wq = getattr(m, "weight_quant", None)
+    if wq is None:
+        return None
+    q = np.asarray(wq["int"], dtype=np.int64)
+    bits = int(wq["bits"])
+    scale = np.broadcast_to(np.asarray(wq["scale"], dtype=np.float64).reshape(-1), (q.shape[0],)).copy() \
+        if np.asarray(wq["scale"]).size in (1, q.shape[0]) else None
+    if scale is None or q.shape != tuple(m.weight.shape):
+        fail("given weight quantization", path, f"scales of shape {np.shape(wq['scale'])} for weights "
+             f"{tuple(m.weight.shape)}: one scale, or one per output channel")
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if q.min(initial=0) < lo or q.max(initial=0) > hi:
+        fail("given weight quantization", path, f"integers outside {bits}-bit signed range")
+    w = to_np(m.weight)
+    if not np.allclose(q * scale.reshape((-1,) + (1,) * (q.ndim - 1)), w, rtol=1e-5, atol=1e-7):
+        fail("given weight quantization", path, "the layer's float weights are not its integers times its scales")
+    return (layout(q), scale, bits)
+
+
 @register
 class ConvOp(Op):
     """``nn.Conv2d`` (zero padding, dilation 1, any kernel, stride, groups)."""
@@ -231,12 +255,19 @@ class ConvOp(Op):
                 fail("nn.Conv2d(padding='same')", path, "'same' needs odd kernels and stride 1")
         w = to_np(m.weight).transpose(0, 2, 3, 1)  # (Cout, kh, kw, Cin/g)
         b = to_np(m.bias) if m.bias is not None else np.zeros(w.shape[0])
-        return Match(dict(weight=w, bias=b, stride=pair(m.stride), padding=pair(pad), groups=int(m.groups)))
+        attrs = dict(weight=w, bias=b, stride=pair(m.stride), padding=pair(pad), groups=int(m.groups))
+        given = given_weights(m, path, lambda q: q.transpose(0, 2, 3, 1))
+        if given is not None:
+            attrs["given_w"] = given
+        return Match(attrs)
 
     def float_exec(self, node, args):
         return apply_clamp(_float_conv(args[0], node.attrs), node.attrs)
 
     def absorb_affine(self, node, scale, shift):
+        if "given_w" in node.attrs:
+            fail("BatchNorm after a layer with given integer weights", node.label,
+                 "folding it would move the weights off their grid: fold BatchNorm before quantising (export)")
         a = dict(node.attrs)
         w = a["weight"]
         a["weight"] = w * scale.reshape((-1,) + (1,) * (w.ndim - 1))
@@ -247,7 +278,7 @@ class ConvOp(Op):
         x = ins[0]
         a = node.attrs
         q = ctx.tensor(node, a.get("clamp"))
-        wq, sw = quantize_weights(a["weight"], ctx.w_bits)
+        wq, sw = ctx.weights(node, a["weight"])
         bq = np.floor(a["bias"] / (x.qtype.scale * sw) + 0.5).astype(np.int64)
         mult, shift = ctx.requant_multipliers(node, x.qtype.scale * sw / q.scale)
         clamp = a.get("clamp")
@@ -477,7 +508,12 @@ class LinearOp(ConvOp):
             fail("nn.Linear", path, f"in_features={w.shape[1]} but the input has {H * W * C}")
         # torch flattens (c, h, w); the stream delivers (h, w, c).
         w = w.reshape(w.shape[0], C, H, W).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
-        return Match(dict(weight=w, bias=b))
+        attrs = dict(weight=w, bias=b)
+        given = given_weights(m, path, lambda q: q.reshape(q.shape[0], C, H, W).transpose(0, 2, 3, 1)
+                              .reshape(q.shape[0], -1))
+        if given is not None:
+            attrs["given_w"] = given
+        return Match(attrs)
 
     def float_exec(self, node, args):
         a = node.attrs

@@ -31,14 +31,14 @@ def quantize(samples, w_bits: int = 8, a_bits: int = 8, weights: str = "rom", fi
     check_bits("a_bits", a_bits)
     if weights not in ("rom", "ram"):
         raise ValueError(f"weights={weights!r}: 'rom' (frozen into the gateware) or 'ram' (written at run time)")
-    samples = list(samples)
-    if not samples:
-        raise ValueError("quantization needs at least one calibration sample")
+    # no samples: every tensor's quantization must be given (a QONNX model quantised throughout)
+    samples = list(samples) if samples is not None else []
 
     def quantize_pass(g: Graph) -> Graph:
         """Quantize a float graph (BatchNorm folded, activations fused)."""
         runtime = weights == "ram"
-        ctx = QuantContext(w_bits, a_bits, calibrate(g, samples), runtime=runtime, fixed_shifts=fixed_shifts)
+        ranges = calibrate(g, samples) if samples else {}
+        ctx = QuantContext(w_bits, a_bits, ranges, runtime=runtime, fixed_shifts=fixed_shifts)
         done = {}
         for n in g.nodes:
             if not n.op.lowered:
@@ -50,6 +50,13 @@ def quantize(samples, w_bits: int = 8, a_bits: int = 8, weights: str = "rom", fi
                     f"scales and are not runtime-writable yet (convolutions, linear layers, pools and "
                     f"ReLU are): compile with weights='rom' (--weights rom)")
             q, params = n.op.quantize(n, [done[i] for i in n.inputs], ctx)
+            given = n.attrs.get("given_q")
+            if given is not None and (q.type.bits, q.type.signed) != (given[1], given[2]) or \
+                    given is not None and abs(q.scale - given[0]) > 1e-9 * abs(given[0]):
+                raise UnsupportedOpError(
+                    f"'{n.label}' ({n.op.name}) keeps its input's quantization (scale {q.scale:g}, {q.type}); the "
+                    f"Quant after it asks scale {given[0]:g}, {given[1]} bits: give it the same quantization as its "
+                    f"input, or requantize with an activation between")
             done[n.name] = n.with_(qtype=q, params=params)
         return g.with_nodes([done[n.name] for n in g.nodes], w_bits=w_bits, a_bits=a_bits, weights=weights)
 
