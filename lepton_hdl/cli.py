@@ -31,6 +31,16 @@ def parse_fold(items):
     return fold
 
 
+def has_given_quant(model) -> bool:
+    """Does ``model`` carry its own quantization (QuantAct modules, layers with weight_quant, a
+    QONNX model's Quant nodes)?"""
+    from .ops.quant import quant_act_type
+    if getattr(model, "lepton_given_bits", None) is not None:
+        return True
+    qa = quant_act_type()
+    return any(isinstance(m, qa) or hasattr(m, "weight_quant") for m in model.modules())
+
+
 def compile_model(args):
     """Shared by compile/soc/build: load the model spec and compile it."""
     import lepton_hdl
@@ -38,6 +48,11 @@ def compile_model(args):
     from .pipeline import DEFAULT_MAX_MULTIPLIERS
     spec = load(args.model, log=log, samples=getattr(args, "samples", None))
     t0 = time.perf_counter()
+    board_bits = getattr(args, "board_bits", None)
+    if board_bits and has_given_quant(spec.model):
+        # a model quantised before compilation keeps its own widths over the board's default
+        args.w_bits = None if board_bits[0] else args.w_bits
+        args.a_bits = None if board_bits[1] else args.a_bits
     board = getattr(args, "fit_board", None)
     mm = getattr(args, "max_multipliers", None)
     pipe = lepton_hdl.compile(spec.model, spec.samples, bits=args.bits or 8, w_bits=args.w_bits, a_bits=args.a_bits,
@@ -425,6 +440,7 @@ def _board_defaults(args, board, soc=False):
     --max-multipliers is given; its precision unless the command line sets one."""
     args.fit_board, args.fit_soc = board, soc
     if args.bits is None:                       # the board's precision unless told otherwise
+        args.board_bits = (args.w_bits is None, args.a_bits is None)
         args.w_bits = args.w_bits or board.w_bits
         args.a_bits = args.a_bits or board.a_bits
 

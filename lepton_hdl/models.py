@@ -17,7 +17,9 @@ import numpy as np
 
 BUILTIN = {"digits": "lepton_hdl.examples.digits:factory",
            # the digits topology trained with another seed (weights in RAM: a model to reload)
-           "digits_seed1": "lepton_hdl.examples.digits:seed1_factory"}
+           "digits_seed1": "lepton_hdl.examples.digits:seed1_factory",
+           # trained quantisation-aware at w4/a4: its quantization is given, not calibrated
+           "digits_qat": "lepton_hdl.examples.digits_qat:factory"}
 
 
 @dataclass

@@ -410,6 +410,19 @@ def check_inputs(model, sample_inputs, target_cycles=None, max_multipliers=None,
                                      f"or a bad checkpoint); fix the weights before compiling")
 
 
+def given_bit_widths(g) -> tuple:
+    """``(weight bits, activation bits)`` a traced graph's given quantization fixes (None where it
+    gives none); one width each (``UnsupportedOpError`` for a mix)."""
+    from .errors import UnsupportedOpError
+    a = {int(n.attrs["bits"]) for n in g.nodes if n.op.name == "quant"}
+    w = {int(n.attrs["given_w"][2]) for n in g.nodes if "given_w" in n.attrs}
+    for kind, bits in (("weights", w), ("activations", a)):
+        if len(bits) > 1:
+            raise UnsupportedOpError(f"the model's given quantization has {kind} of {sorted(bits)} bits: one width "
+                                     f"for all {kind} is supported")
+    return next(iter(w), None), next(iter(a), None)
+
+
 def compile(model, sample_inputs=None, bits: int = 8, w_bits: Optional[int] = None, a_bits: Optional[int] = None,
             fold=None, target_cycles: Optional[int] = None, max_multipliers: Optional[int] = DEFAULT_MAX_MULTIPLIERS,
             name: Optional[str] = None, log=None, fps: Optional[float] = None, clock_mhz: float = 100.0,
@@ -447,9 +460,6 @@ def compile(model, sample_inputs=None, bits: int = 8, w_bits: Optional[int] = No
     # a model quantised before compilation (QONNX Quant nodes): its own bit widths, and
     # calibration samples only where a tensor's quantization is not given
     given_bits = getattr(model, "lepton_given_bits", None)
-    if given_bits is not None:
-        w_bits = w_bits or given_bits[0]
-        a_bits = a_bits or given_bits[1]
     if sample_inputs is None:
         shape = getattr(model, "lepton_input_shape", None)
         if given_bits is None or shape is None:
@@ -472,6 +482,9 @@ def compile(model, sample_inputs=None, bits: int = 8, w_bits: Optional[int] = No
     import torch
     samples = torch.as_tensor(_to_numpy(sample_inputs), dtype=torch.float32)
     g = trace(model, samples)
+    # given quantization (QuantAct, QONNX Quant, a layer's weight_quant): its bit widths
+    gw, ga = given_bit_widths(g)
+    w_bits, a_bits = w_bits or gw, a_bits or ga
     n = g.input
     stream_samples = list(to_stream_layout(samples.numpy(), n.shape, n.flat))
     fits = None

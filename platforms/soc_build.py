@@ -79,11 +79,19 @@ def parse_nextpnr_log(text: str, board: Board) -> dict:
     return dict(resources=res, fmax_mhz=fmax, clocks=clocks)
 
 
-def clock_fmax(clocks: dict, domain: str):
-    """nextpnr's Fmax of clock domain ``domain`` (its net ``<domain>_clk``), or None."""
+def clock_fmax(clocks: dict, domain: str, target_mhz=None):
+    """nextpnr's Fmax of clock domain ``domain``: its net ``<domain>_clk``, else (nextpnr may
+    name the system clock after a sink, e.g. VexRiscv's cache) the one clock checked against
+    ``target_mhz`` that is not another domain's; None if not found."""
     for name, c in clocks.items():
         if name == f"{domain}_clk" or name.endswith(f"{domain}_clk"):
             return c["fmax_mhz"]
+    if target_mhz is not None:
+        from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN
+        cands = [c["fmax_mhz"] for n, c in clocks.items()
+                 if abs(c["target_mhz"] - target_mhz) < 0.01 and not n.endswith(f"{ACCEL_CLOCK_DOMAIN}_clk")]
+        if len(cands) == 1:
+            return cands[0]
     return None
 
 
@@ -296,7 +304,7 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
     text = (out_dir / "build.log").read_text(errors="replace")
     rep = parse_nextpnr_log(text, board)
     from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN
-    sys_fmax = clock_fmax(rep["clocks"], "sys") or rep["fmax_mhz"]
+    sys_fmax = clock_fmax(rep["clocks"], "sys", sys_clk / 1e6) or rep["fmax_mhz"]
     bits = sorted((out_dir / "gateware").glob("*.bit")) + sorted((out_dir / "gateware").glob("*.bin"))
     flash = {}
     if board.family == "ice40":
