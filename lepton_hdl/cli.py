@@ -449,6 +449,8 @@ def cmd_build(args):
     """Bitstream for a board: the accelerator alone, or the SoC with it."""
     from .platforms import boards, flow
     board = boards.get(args.board)
+    if args.accel_mhz is not None and not (args.accel_mhz == 0 or 10 <= args.accel_mhz <= 400):
+        raise InputError(f"--accel-mhz {args.accel_mhz:g}: give 0 (the system clock) or 10..400 MHz")
     _board_defaults(args, board, soc=not args.accel_only)
     spec, pipe, t_compile = compile_model(args)
     bench = pipe.bench()
@@ -474,8 +476,6 @@ def cmd_build(args):
             raise InputError("--images must be at least 1")
         if len(seeds) != 1:
             raise InputError("a SoC build takes one --seed (several: with --accel-only)")
-        if args.accel_mhz is not None and not (args.accel_mhz == 0 or 10 <= args.accel_mhz <= 400):
-            raise InputError(f"--accel-mhz {args.accel_mhz:g}: give 0 (the system clock) or 10..400 MHz")
         report = build_soc_bitstream(pipe, board, out, log=log, seed=seeds[0], accel_mhz=args.accel_mhz,
                                      demo=(x[:args.images], None if y is None else y[:args.images], spec.labels))
     # the pipeline's clock: its own where the SoC gives it one, else the system clock

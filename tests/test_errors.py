@@ -181,3 +181,11 @@ def test_version_and_module_entry():
     import sys
     r = subprocess.run([sys.executable, "-m", "lepton_hdl", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == f"lepton-hdl {lepton_hdl.__version__}", r
+
+
+def test_accel_mhz_out_of_range(capsys):
+    assert "--accel-mhz 5: give 0" in _cli(capsys, "build", "--board", "ulx3s", "--accel-mhz", "5")
+
+
+def test_samples_only_for_onnx(capsys):
+    assert "--samples is for ONNX models" in _cli(capsys, "compile", "digits", "--samples", "x.npy")
