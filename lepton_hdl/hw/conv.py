@@ -30,7 +30,8 @@ class Conv2d(Module):
                 self.submodules.window = win = LineWindow(p.in_shape, p.in_type, p.kernel, p.padding)
                 stages = [win]
             else:
-                self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride)
+                self.submodules.window = win = SlidingWindow(p.padded_shape, p.in_type, p.kernel, p.stride,
+                                                             async_below=opts.lutram_ring)
                 stages = [pad, win]
             self.submodules.mac = mac = MACArray(p, opts)
             stages = stages + [mac]

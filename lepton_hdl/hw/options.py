@@ -48,12 +48,18 @@ class HwOptions:
     the rotate enable's fan-out to every operand bit limits Fmax).
     ``dsp``: the family's hard multiplier; ``dsp_tiles``: how many of them the pipeline may
     fill (products beyond them, or too wide for one tile, are built in logic); ``None``: every
-    product is a plain ``*`` and synthesis decides (simulation)."""
+    product is a plain ``*`` and synthesis decides (simulation).
+    ``lutram_ring``: a sliding window's ring banks shallower than this many words (distributed
+    RAM on ECP5, below the depth Yosys gives block RAM) are read asynchronously from a
+    registered address, so the reader's stall logic ends at that register instead of running
+    through the RAM's address fan-out into its output register (measured: ResNet-8's 8x8x64
+    3x3 convolution alone on the ULX3S, 16.3 ns, 14.1 of them routing); 0: never."""
     requant: RequantSplit = RequantSplit.HALVES
     skid: bool = True
     rotate: bool = False
     dsp: Optional[DspTile] = None
     dsp_tiles: Optional[int] = None
+    lutram_ring: int = 0
 
     def __post_init__(self):
         try:
@@ -75,7 +81,9 @@ class _ByFamily(dict):
 
 
 FAMILY = _ByFamily({
-    Family.ECP5: HwOptions(dsp=DspTile(18, logic="ccu2c")),  # MULT18X18D; carry-chain logic products
+    # MULT18X18D; carry-chain logic products; rings below Yosys' block-RAM depth (50 words, the
+    # fitted rule in data/calibration.json) read from a registered address
+    Family.ECP5: HwOptions(dsp=DspTile(18, logic="ccu2c"), lutram_ring=50),
     Family.ICE40: HwOptions(requant=RequantSplit.DSP16, skid=False, rotate=True,
                             dsp=DspTile(16, min_product=11)),  # SB_MAC16
     Family.SIM: HwOptions(),

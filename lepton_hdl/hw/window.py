@@ -83,8 +83,9 @@ class SlidingWindow(Module):
         Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
         return max(Hp * Wp, Ho * row_period(Wo, kw, sw, per_window, skid))
 
-    def __init__(self, padded_shape, typ: IntType, kernel, stride):
+    def __init__(self, padded_shape, typ: IntType, kernel, stride, async_below: int = 0):
         self.g = g = RingGeometry(padded_shape, kernel, stride)
+        self.async_below = async_below
         C = padded_shape[2]
         self.pw = C * typ.bits
         self.sink = endpoint(C, typ)
@@ -134,9 +135,15 @@ class SlidingWindow(Module):
             self.specials += mem, wport
             self.comb += [wport.adr.eq(self.wbase + self.wx), wport.dat_w.eq(self.sink.data),
                           wport.we.eq(write & (self.wbank == b))]
-            if g.Wp > 1:
+            if g.Wp > 1 and max(g.RB * g.Wp, 2) < self.async_below:
+                # a shallow bank (distributed RAM): read asynchronously from the registered
+                # address, the same data a cycle after the address is chosen as a synchronous
+                # port gives (the reader never reads a pixel the writer is writing)
+                rport = mem.get_port(async_read=True)
+                sync_ports.append((b, rport, True))
+            elif g.Wp > 1:
                 rport = mem.get_port(mode=READ_FIRST)
-                sync_ports.append((b, rport))
+                sync_ports.append((b, rport, False))
             else:
                 base = Signal(max=max(g.RS * g.Wp, 2), name=f"base{b}")
                 rport = mem.get_port(async_read=True)
@@ -186,16 +193,20 @@ class SlidingWindow(Module):
         # Synchronous read address = the next state's (slot base + column), from registers
         # only: the current address (a register copy), it plus one, or the base the next
         # release moves to (a table of the current slot), chosen by releasing / shift.
-        for b, rport in sync_ports:
+        for b, rport, registered in sync_ports:
             aw = len(rport.adr)
             cur = Signal(aw, name=f"adr{b}_cur", reset=g.slot_base(b, 0))
             after = Signal(aw, name=f"adr{b}_rel")
+            nxt = Signal(aw, name=f"adr{b}_next")
             self.comb += [
                 after.eq(Mux(oy == Ho - 1, _table([g.slot_base(b, (r + g.tail) % RS) for r in range(RS)], rslot),
                              _table([g.slot_base(b, (r + sh) % RS) for r in range(RS)], rslot))),
-                If(releasing, rport.adr.eq(after)).Elif(shift, rport.adr.eq(cur + 1)).Else(rport.adr.eq(cur)),
+                If(releasing, nxt.eq(after)).Elif(shift, nxt.eq(cur + 1)).Else(nxt.eq(cur)),
+                # synchronous port: the next address now, data next cycle; asynchronous
+                # (registered): the next address into the register, data next cycle from it
+                rport.adr.eq(cur if registered else nxt),
             ]
-            self.sync += cur.eq(rport.adr)
+            self.sync += cur.eq(nxt)
         self.comb += [
             If(releasing, cx_n.eq(0)).Elif(shift, cx_n.eq(cx + 1)).Else(cx_n.eq(cx)),
             If(releasing, If(nslot >= RS, rslot_n.eq(nslot - RS)).Else(rslot_n.eq(nslot))
