@@ -27,6 +27,7 @@ ROWS = [
     ("digits", "digits", "colorlight_i5", "soc", ["--bits", "7"]),
     ("digits", "digits", "ulx3s", "soc", []),
     ("digits", "digits", "icebreaker", "accel", ["--accel-only", "--seed", "1,2,3"]),
+    ("digits_qat", "digits_qat", "icebreaker", "accel", ["--accel-only", "--seed", "1,2,3"]),
     ("resnet8", RESNET8, "ulx3s", "soc", ["--images", "1"]),
     ("dscnn", DSCNN, "colorlight_i5", "accel", ["--accel-only", "--seed", "1,2,3"]),
 ]
@@ -34,6 +35,7 @@ ROWS = [
 # published figures for the same task on other FPGAs (MLPerf Tiny and the papers' own)
 ANCHORS = {
     "digits": "-",
+    "digits_qat": "-",
     "resnet8": "fpgaconvnet, ZedBoard XC7Z020: 2,431 inf/s; hls4ml RN08, PYNQ-Z2: 130.8 inf/s (MLPerf Tiny)",
     "dscnn": "fpgaconvnet, ZedBoard: 3,088 inf/s (MLPerf Tiny v1.1)",
 }
