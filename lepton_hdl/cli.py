@@ -633,6 +633,19 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("lepton-hdl: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as e:
+        # a package an extra brings (pip install .[torch], .[onnx]): say which
+        extra = OPTIONAL_PACKAGES.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"lepton-hdl: error: this needs the {e.name.split('.')[0]} package: pip install 'lepton_hdl[{extra}]'",
+              file=sys.stderr)
+        return 2
+
+
+# packages the base install leaves out, and the extra that brings each
+OPTIONAL_PACKAGES = {"torch": "torch", "sklearn": "torch", "onnx": "onnx", "cocotb": "dev", "cocotb_tools": "dev",
+                     "brevitas": "dev", "skimage": "dev", "scipy": "dev", "matplotlib": "dev", "distributed": "dev"}
 
 
 def cmd_filter(args):

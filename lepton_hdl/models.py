@@ -101,6 +101,11 @@ def load(spec: str, log=None, samples=None) -> ModelSpec:
         out = fn(log=log) if "log" in inspect.signature(fn).parameters else fn()
     except LeptonError:
         raise
+    except ModuleNotFoundError as e:
+        from .cli import OPTIONAL_PACKAGES
+        if (e.name or "").split(".")[0] in OPTIONAL_PACKAGES:
+            raise                       # the CLI names the extra to install
+        raise ModelError(f"MODEL '{spec}': {func}() raised {_exc(e)}") from e
     except Exception as e:
         raise ModelError(f"MODEL '{spec}': {func}() raised {_exc(e)}") from e
     if not isinstance(out, tuple) or len(out) < 2:

@@ -189,3 +189,20 @@ def test_accel_mhz_out_of_range(capsys):
 
 def test_samples_only_for_onnx(capsys):
     assert "--samples is for ONNX models" in _cli(capsys, "compile", "digits", "--samples", "x.npy")
+
+
+def test_missing_torch_is_one_line(tmp_path):
+    """`pip install .` without the torch extra: compile says which extra to install, in one line."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "class NoTorch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch' or name.startswith('torch.'):\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            "from lepton_hdl.cli import main\n"
+            "sys.exit(main(['compile', 'digits', '--out', sys.argv[1]]))\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip() == "lepton-hdl: error: this needs the torch package: pip install 'lepton_hdl[torch]'"

@@ -150,6 +150,19 @@ def test_board_firmware_too_big_is_reported(tmp_path):
     assert fw["firmware"] is None and "KiB" in fw["reason"]
 
 
+def _abort_mid_job_then_exact(run, spec):
+    """Firmware whose first wait times out after 700 cycles: the driver reports it (it does not
+    hang), aborts the job in the middle, and every run after is exact."""
+    from lepton_hdl.soc.sim import parse_verdict
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
+                                         defines=("LEPTON_TEST_ABORT=700",)))
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert "LEPTON-TEST wait timed out after 700 cycles" in text and "LEPTON-ERROR accelerator hung" in text, text[-3000:]
+    assert "LEPTON-TEST aborted: status busy=0" in text
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+
+
 def test_fault_injection_and_silent_console(tmp_path):
     """Faults are seen: one wrong output word injected after the accelerator's run makes the
     firmware's verdict FAIL with exactly one mismatch; a job whose wait times out is reported by
@@ -180,13 +193,7 @@ def test_fault_injection_and_silent_console(tmp_path):
     assert v["verdict"] == "PASS" and v["mismatches"] == 0
     # a wait that times out (the driver reports it, it does not hang), an abort in the middle of
     # the job, then every run exact
-    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
-                                         defines=("LEPTON_TEST_ABORT=700",)))
-    text, _ = run.run(timeout_s=600)
-    v = parse_verdict(text)
-    assert "LEPTON-TEST wait timed out after 700 cycles" in text and "LEPTON-ERROR accelerator hung" in text, text[-3000:]
-    assert "LEPTON-TEST aborted: status busy=0" in text
-    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+    _abort_mid_job_then_exact(run, spec)
     # a job that can never finish (its input DMA held): the driver's wait returns a timeout error
     # with the normal timeout, the accelerator still busy; aborted, every run after is exact
     run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
@@ -214,19 +221,13 @@ def test_accelerator_on_its_own_clock_exact_and_aborts(tmp_path):
         require_tool(tool)
     import lepton_hdl
     from lepton_hdl.models import load
-    from lepton_hdl.soc.sim import SimRun, parse_verdict
+    from lepton_hdl.soc.sim import SimRun
     spec = load("digits")
     pipe = lepton_hdl.compile(spec.model, spec.samples, max_multipliers=24, name="digits")
     run = SimRun(pipe, build_root=tmp_path / "build", images=3, log=print, accel_clock=True)
     run.build_soc()
     assert "accel_clk" in (run.gateware / "sim.v").read_text()
-    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
-                                         defines=("LEPTON_TEST_ABORT=700",)))
-    text, _ = run.run(timeout_s=600)
-    v = parse_verdict(text)
-    assert "LEPTON-TEST wait timed out after 700 cycles" in text, text[-3000:]
-    assert "LEPTON-TEST aborted: status busy=0" in text
-    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+    _abort_mid_job_then_exact(run, spec)
 
 
 def test_build_cache_key_covers_every_input():
