@@ -51,3 +51,15 @@ def factory(seed: int = 0, n_samples: int = 16):
     m = seeded(_model, seed)
     x = torch.rand((n_samples, 3, 32, 32), generator=torch.Generator().manual_seed(seed + 1))
     return m, x
+
+
+def stage3_conv_factory(seed: int = 0, n_samples: int = 8):
+    """ResNet-8's largest layer alone (stage 3's second 3x3 convolution, 8x8x64 -> 64, + ReLU),
+    for timing it by itself: ``lepton-hdl build --board ulx3s --model
+    lepton_hdl/examples/resnet8.py:stage3_conv_factory --accel-only --fold 0=1,36`` (the folding
+    the ULX3S SoC build gives it)."""
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(seed)
+    m = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU()).eval()
+    return m, torch.randn((n_samples, 64, 8, 8))
