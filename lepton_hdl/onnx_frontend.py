@@ -354,8 +354,8 @@ class _Builder:
         return self.module(node, self.torch.nn.GELU(approximate=approx), self.tensor(node, node.input[0]))
 
     def _upsample(self, node, scales):
-        mode = node.attribute and _attrs(node).get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else (mode or "nearest")
+        mode = _attrs(node).get("mode", b"nearest")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
         if mode != "nearest":
             _unsupported(node, f"mode {mode}; nearest only")
         s = [float(v) for v in scales]
