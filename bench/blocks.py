@@ -35,6 +35,10 @@ CASES = [
     ("conv 4x4x8->16 k3p1", lambda r, pe, simd: make_conv(r, (4, 4, 8), 16, 3, padding=1, pe=pe, simd=simd), [(1, 8), (4, 24), (16, 72)]),
     ("conv 16x16x8->8 k1", lambda r, pe, simd: make_conv(r, (16, 16, 8), 8, 1, pe=pe, simd=simd), [(1, 8), (8, 8)]),
     ("dwconv 8x8x16 k3p1", lambda r, pe, simd: make_conv(r, (8, 8, 16), 16, 3, padding=1, groups=16, pe=pe, simd=simd), [(1, 3), (4, 9), (16, 9)]),
+    # the channel window (simd divides C_in; depthwise with simd 1): a beat a step, no window register
+    ("conv 8x8x16->16 k3p1", lambda r, pe, simd: make_conv(r, (8, 8, 16), 16, 3, padding=1, pe=pe, simd=simd), [(1, 4), (2, 16), (16, 16)]),
+    ("dwconv 8x8x32 k3p1", lambda r, pe, simd: make_conv(r, (8, 8, 32), 32, 3, padding=1, groups=32, pe=pe, simd=simd), [(1, 1), (8, 1), (32, 1)]),
+    ("conv 6x6x64->32 k1", lambda r, pe, simd: make_conv(r, (6, 6, 64), 32, 1, pe=pe, simd=simd), [(1, 1), (4, 8)]),
     ("linear 2x2x16->10", lambda r, pe, simd: make_conv(r, (2, 2, 16), 10, linear=True, pe=pe, simd=simd), [(1, 16), (5, 32), (10, 64)]),
     ("maxpool 8x8x8 k2", lambda r, pe, simd: make_pool(r, (8, 8, 8), "max", 2), [(None, None)]),
     ("avgpool 8x8x8 k3p1", lambda r, pe, simd: make_pool(r, (8, 8, 8), "avg", 3, 1, 1), [(None, None)]),

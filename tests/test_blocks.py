@@ -183,3 +183,64 @@ def test_conv_cycles_equal_model(family, kw):
     _, res = run_frames(p, [rand_input(rng, p.in_shape, p.in_type) for _ in range(4)], opts=opts)
     n_px = p.out_shape[0] * p.out_shape[1]
     assert res.steady_period(n_px) == p.op.cycles(p, opts)
+
+
+# -- the channel window: the window a chunk of channels a step (window.ChannelWindow) -------------
+
+CHUNKED = [
+    dict(in_shape=(5, 5, 4), cout=4, k=3, padding=1, pe=2, simd=2),            # dense, 2 chunks a pixel
+    dict(in_shape=(6, 6, 4), cout=4, k=3, stride=2, padding=1, pe=1, simd=4),  # stride 2, a chunk a pixel
+    dict(in_shape=(6, 6, 8), cout=8, k=3, padding=1, pe=4, simd=1, groups=8),  # depthwise: a beat of pe channels
+    dict(in_shape=(6, 6, 4), cout=4, k=1, stride=2, pe=4, simd=1),             # the writer is the bound
+    dict(in_shape=(7, 5, 2), cout=2, k=(2, 3), stride=(2, 1), pe=2, simd=2),   # rectangular, bottom row unused
+    dict(in_shape=(5, 1, 2), cout=2, k=(3, 1), padding=(1, 0), pe=1, simd=2),  # a word a row: read asynchronously
+    dict(in_shape=(3, 3, 4), cout=32, k=3, padding=1, pe=1, simd=4),           # 32 folds: bias, multiplier ROMs
+]
+
+
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+@pytest.mark.parametrize("kw", CHUNKED)
+def test_channel_window_exact_and_cycles(kw, family):
+    """Convolutions whose steps read whole chunks of a pixel take their window from a
+    ``ChannelWindow`` (no window or operand register): exact under stalls, frames back to back,
+    and the steady-state period equals ``ChannelWindow.frame_cycles`` with ``==``."""
+    from lepton_hdl.hw.conv import channel_window
+    rng = np.random.default_rng(sum(map(ord, str(kw))))
+    p = make_conv(rng, **kw)
+    opts = FAMILY[family]
+    assert channel_window(p, opts)
+    dut = p.op.hardware(p, opts)
+    assert not hasattr(dut.mac, "opr")                       # no operand register
+    frames = [rand_input(rng, p.in_shape, p.in_type, m) for m in ("random", "max", "min", "random")]
+    check_frames(p, frames[:3], seed=11, valid_prob=0.6, ready_prob=0.5, opts=opts)
+    _, res = run_frames(p, frames, opts=opts)
+    assert res.steady_period(p.out_shape[0] * p.out_shape[1]) == p.op.cycles(p, opts)
+
+
+def test_channel_window_off_is_the_whole_window():
+    """``HwOptions(channel_window=False)`` keeps the whole-window path, with its own cycle model."""
+    import dataclasses
+    from lepton_hdl.hw.conv import channel_window
+    rng = np.random.default_rng(3)
+    p = make_conv(rng, (5, 5, 4), cout=4, k=3, padding=1, pe=2, simd=2)
+    opts = dataclasses.replace(FAMILY["ecp5"], channel_window=False)
+    assert not channel_window(p, opts) and hasattr(p.op.hardware(p, opts).mac, "opr")
+    frames = [rand_input(rng, p.in_shape, p.in_type) for _ in range(4)]
+    check_frames(p, frames[:2], seed=2, valid_prob=0.7, ready_prob=0.7, opts=opts)
+    _, res = run_frames(p, frames, opts=opts)
+    assert res.steady_period(p.out_shape[0] * p.out_shape[1]) == p.op.cycles(p, opts)
+
+
+def test_chunk_plan_matches_the_weights_order():
+    """Every step's beat carries the elements the lanes' weights expect (``mac.check_plan``),
+    for dense and depthwise plans; a grouped convolution that is not depthwise, or a ``simd``
+    not dividing ``C_in``, has no plan."""
+    from lepton_hdl.hw.mac import check_plan
+    from lepton_hdl.hw.window import chunk_plan
+    rng = np.random.default_rng(0)
+    for kw in CHUNKED:
+        p = make_conv(rng, **kw)
+        check_plan(p, chunk_plan(p))
+    assert chunk_plan(make_conv(rng, (4, 4, 4), cout=4, k=3, groups=2, pe=1, simd=2)) is None
+    assert chunk_plan(make_conv(rng, (4, 4, 4), cout=4, k=3, pe=1, simd=6)) is None
+    assert chunk_plan(make_conv(rng, (4, 4, 4), cout=4, k=3, groups=4, pe=1, simd=3)) is None

@@ -6,7 +6,7 @@ from litex.soc.interconnect import stream
 
 from .mac import MACArray
 from .options import HwOptions
-from .window import LineWindow, Pad, SlidingWindow
+from .window import ChannelWindow, LineWindow, Pad, SlidingWindow, chunk_plan
 
 
 class Conv2d(Module):
@@ -19,11 +19,22 @@ class Conv2d(Module):
 
     def __init__(self, p, opts: HwOptions = HwOptions()):
         self.params = p
-        if not line_window(p):
+        if not line_window(p) and not channel_window(p, opts):
             self.submodules.pad = pad = Pad(p.in_shape, p.in_type, p.padding, 0)
         if p.collects_frame:
             self.submodules.mac = mac = MACArray(p, opts, serial=True)
             self.submodules.pipeline = pipe = stream.Pipeline(pad, mac)
+        elif channel_window(p, opts):
+            # the window a chunk at a time, in the MAC array's step order; the skid buffer (a
+            # beat wide) keeps the array's stall out of the ring's read address
+            plan = chunk_plan(p)
+            self.submodules.window = win = ChannelWindow(p.in_shape, p.in_type, p.kernel, p.stride, p.padding, plan)
+            self.submodules.mac = mac = MACArray(p, opts, plan=plan)
+            stages = [win]
+            if opts.skid:
+                self.submodules.skid = cut = stream.PipeReady(win.source.description)
+                stages.append(cut)
+            self.submodules.pipeline = pipe = stream.Pipeline(*stages, mac)
         else:
             if line_window(p):
                 # padding is the generator's mask: no padded pixels, no cycles for them
@@ -75,3 +86,11 @@ def line_window(p) -> bool:
     """Whether convolution ``p`` takes its windows from a ``LineWindow``."""
     return (not p.collects_frame and p.cycles_per_window == 1 and p.in_shape[1] >= LINE_WINDOW_WIDTH
             and LineWindow.applies(p.in_shape, p.kernel, p.stride, p.padding))
+
+
+def channel_window(p, opts: HwOptions) -> bool:
+    """Whether convolution ``p`` takes its window a chunk at a time (``ChannelWindow``): its
+    steps read whole chunks of a pixel (``chunk_plan``), the options allow it, and it is not the
+    video-rate case (a window a cycle from a ``LineWindow``)."""
+    return (opts.channel_window and not p.collects_frame and not line_window(p)
+            and chunk_plan(p) is not None)

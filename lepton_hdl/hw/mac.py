@@ -5,7 +5,8 @@ from migen import Case, Cat, If, Memory, Module, Mux, READ_FIRST, Signal
 from migen.fhdl.bitcontainer import value_bits_sign
 
 from ..arith import IntType, MULT_BITS
-from .common import PixelCounter, adder_tree, const_signal, const_table, delay, endpoint, multiply, pack, round_clamp, unpack
+from .common import (PixelCounter, adder_tree, const_signal, const_table, delay, endpoint, multiply, pack,
+                     round_clamp, signed_bits_for, unpack)
 from .options import HwOptions, RequantSplit
 
 
@@ -74,6 +75,23 @@ def runtime_memories(p) -> list:
             ("mult", p.pe * MULT_BITS, pad(_words(mults, MULT_BITS, p.pe)))]
 
 
+def check_plan(p, plan) -> None:
+    """A ``ChunkPlan``'s beats carry, step by step, exactly the elements ``lane_schedule``
+    gives each lane (the weights' order): a plan that disagreed would be silently wrong."""
+    kh, kw = p.kernel
+    tables = lane_schedule(p)
+    s = 0
+    for n in range(plan.nf):
+        for pos in range(kh * kw):
+            for c in range(plan.nch):
+                beat = plan.beat_elements(n, pos, c)
+                for lane in range(p.pe):
+                    got = tuple(beat[plan.operand(lane, k)] for k in range(p.simd))
+                    assert tables[lane][s] == got, (p.name, lane, s, tables[lane][s], got)
+                s += 1
+    assert s == p.nf * p.sf, (p.name, s, p.nf, p.sf)
+
+
 class MACArray(Module):
     """Consumes windows, produces output pixels.
 
@@ -108,23 +126,31 @@ class MACArray(Module):
         one completes the operand register, then the steps run (the first overlaps it)."""
         return frame_pixels + steps - 1
 
-    def __init__(self, p, opts: HwOptions = HwOptions(), serial: bool = False):
+    def __init__(self, p, opts: HwOptions = HwOptions(), serial: bool = False, plan=None):
         kh, kw = p.kernel
         C = p.in_shape[2]
         cout = p.out_shape[2]
         # serial: the kernel covers the whole padded frame (a linear layer); the sink takes
-        # pixels and the operand register collects the frame itself (no window generator)
-        self.sink = endpoint(C, p.in_type) if serial else endpoint(kh * kw * C, p.in_type)
+        # pixels and the operand register collects the frame itself (no window generator).
+        # plan (a window.ChunkPlan): the sink takes one beat a step from a ChannelWindow, in
+        # step order, and there is no operand register at all
+        if plan is not None:
+            self.sink = endpoint(plan.B, p.in_type)
+        else:
+            self.sink = endpoint(C, p.in_type) if serial else endpoint(kh * kw * C, p.in_type)
         self.source = endpoint(cout, p.out_type)
         # # #
         self.p = p
+        self.plan = plan
+        if plan is not None:
+            check_plan(p, plan)
         # weights in RAM: [(name, write port, width, depth)] of the parameter memories, in the
         # order ``runtime_memories`` lists their contents
         self.param_ports = []
         self.ce = Signal()
         self.out_valid = Signal()
         self.comb += self.ce.eq(~self.out_valid | self.source.ready)
-        rotate = opts.rotate and p.groups == 1 and p.sf > 1
+        rotate = opts.rotate and p.groups == 1 and p.sf > 1 and plan is None
         ctl = self._issue(serial, rotate)
         x1, w1, ctl1 = self._operands(ctl, rotate)
         # 1b: operands and weights registered once more, so a block-RAM ROM's output (several ns
@@ -150,15 +176,19 @@ class MACArray(Module):
         p, ce = self.p, self.ce
         NF, SF, steps = p.nf, p.sf, p.nf * p.sf
         kh, kw = p.kernel
-        self.opr = opr = Signal(kh * kw * p.in_shape[2] * p.in_type.bits, reset_less=True)
-        opr_valid = Signal()
+        if self.plan is not None:
+            # beats in step order: a step issues whenever a beat is there and the pipe moves
+            opr_valid = self.sink.valid
+        else:
+            self.opr = opr = Signal(kh * kw * p.in_shape[2] * p.in_type.bits, reset_less=True)
+            opr_valid = Signal()
         self.step = step = Signal(max=max(steps, 2))
         nf, sf = Signal(max=max(NF, 2)), Signal(max=max(SF, 2))
         issue = Signal()
         last_step = Signal(reset=int(steps == 1))
         self.comb += [
             issue.eq(ce & opr_valid),
-            self.sink.ready.eq(~opr_valid | (issue & last_step)),
+            self.sink.ready.eq(ce if self.plan is not None else ~opr_valid | (issue & last_step)),
         ]
         # last_step is a register (a compare of the step counter in front of the operand
         # register's load enable, which fans out to every operand bit, was the critical path)
@@ -169,7 +199,9 @@ class MACArray(Module):
                 If(sf == SF - 1, sf.eq(0), nf.eq(nf + 1)).Else(sf.eq(sf + 1))))
         load = Signal()
         self.comb += load.eq(self.sink.valid & self.sink.ready)
-        if serial:
+        if self.plan is not None:
+            pass
+        elif serial:
             # pixels shift in (raster order = window order); the frame's last one completes it
             pw = len(self.sink.data)
             n_px = len(opr) // pw
@@ -191,10 +223,27 @@ class MACArray(Module):
         p, ce, it = self.p, self.ce, self.p.in_type
         PE, SIMD, SF, steps = p.pe, p.simd, p.sf, p.nf * p.sf
         kh, kw = p.kernel
-        elems = unpack(self, self.opr, kh * kw * p.in_shape[2], it, name="w_in")
-        x1 = [[Signal((it.bits, it.signed), name=f"x1_{l}_{k}", reset_less=True) for k in range(SIMD)]
-              for l in range(PE)]
-        tables = lane_schedule(p)
+        if self.plan is not None:
+            # each lane's operands are fixed elements of the beat (dense: the whole beat,
+            # shared by every lane; depthwise: element ``lane``), registered once each
+            beat = unpack(self, self.sink.data, self.plan.B, it, name="beat")
+            regs = {}
+            x1 = []
+            for l in range(PE):
+                lane = []
+                for k in range(SIMD):
+                    e = self.plan.operand(l, k)
+                    if e not in regs:
+                        regs[e] = Signal((it.bits, it.signed), name=f"x1_{e}", reset_less=True)
+                        self.sync += If(ce, regs[e].eq(beat[e]))
+                    lane.append(regs[e])
+                x1.append(lane)
+            tables = None
+        else:
+            elems = unpack(self, self.opr, kh * kw * p.in_shape[2], it, name="w_in")
+            x1 = [[Signal((it.bits, it.signed), name=f"x1_{l}_{k}", reset_less=True) for k in range(SIMD)]
+                  for l in range(PE)]
+            tables = lane_schedule(p)
         shared = {}
         if rotate:
             # every lane reads elements [sf*simd, (sf+1)*simd) at step sf: the operand
@@ -202,7 +251,7 @@ class MACArray(Module):
             sig = Signal(SIMD * it.bits, name="opsel0")
             self.comb += sig.eq(self.opr[:SIMD * it.bits])
             shared = {tuple(t): sig for t in tables}
-        for lane, table in enumerate(tables):
+        for lane, table in enumerate(tables or []):
             only_sf = all(table[i] == table[i % SF] for i in range(steps))
             key = tuple(table) if rotate else tuple(table[:SF]) if only_sf else tuple(table)
             sel = ctl["sf"] if only_sf else self.step
@@ -251,16 +300,44 @@ class MACArray(Module):
         self.param_ports.append((name, wport, width, depth))
         return rport
 
+    def _rom(self, name: str, lanes, adr, signed: bool) -> list:
+        """Per-fold constants of every lane (``lanes[l][n]``) as one ROM of ``nf`` words read at
+        ``adr`` on the clock enable: the same one-cycle latency as a registered table, in block
+        or distributed RAM instead of a ``nf``-input multiplexer per bit (64 folds of a bias
+        and a multiplier: about 700 LUTs as logic). Returns each lane's value (a signal)."""
+        flat = [int(v) for lane in lanes for v in lane]
+        if signed:
+            bits = signed_bits_for(min(flat + [0]), max(flat + [0]))
+        else:
+            bits = max(max(flat + [0]).bit_length(), 1)
+        mask = (1 << bits) - 1
+        words = [sum((int(lane[n]) & mask) << (l * bits) for l, lane in enumerate(lanes)) for n in range(len(lanes[0]))]
+        rom = Memory(bits * len(lanes), len(words), init=words, name=f"{name}_rom")
+        rport = rom.get_port(has_re=True, mode=READ_FIRST)
+        self.specials += rom, rport
+        self.comb += rport.adr.eq(adr), rport.re.eq(self.ce)
+        out = []
+        for l in range(len(lanes)):
+            v = Signal((bits, signed), name=f"{name}{l}_rom")
+            self.comb += v.eq(rport.dat_r[l * bits:(l + 1) * bits])
+            out.append(v)
+        return out
+
     def _register(self, values, ctl: dict, stage: str, bits=None):
         """One pipeline stage: ``values`` (nested lists of signals or expressions) and the
         control bundle registered on the clock enable."""
         ctl_n = delay(self, self.ce, ctl, 1, stage)[0]
+        done = {}                 # a signal that appears more than once (shared operands): one register
 
         def reg(v, path):
             if isinstance(v, (list, tuple)):
                 return [reg(x, f"{path}_{i}") for i, x in enumerate(v)]
+            if isinstance(v, Signal) and id(v) in done:
+                return done[id(v)]
             r = Signal((bits, True) if bits else value_bits_sign(v), name=f"r{stage}{path}", reset_less=True)
             self.sync += If(self.ce, r.eq(v))
+            if isinstance(v, Signal):
+                done[id(v)] = r
             return r
         return reg(values, ""), ctl_n
 
@@ -294,10 +371,14 @@ class MACArray(Module):
         acc = [Signal((p.acc_bits, True), name=f"acc_{l}", reset_less=True) for l in range(PE)]
         if p.runtime:
             bias_port = self._param_memory("bias", PE * p.acc_bits, NF, ctl2["nf"])
+        elif NF >= ROM_MIN_DEPTH:
+            biases = self._rom("bias", [[p.bias[n * PE + l] for n in range(NF)] for l in range(PE)], ctl2["nf"], True)
         for l in range(PE):
             if p.runtime:
                 b = Signal((p.acc_bits, True), name=f"bias{l}")
                 self.comb += b.eq(bias_port.dat_r[l * p.acc_bits:(l + 1) * p.acc_bits])
+            elif NF >= ROM_MIN_DEPTH:
+                b = biases[l]
             else:
                 t = const_table(self, [p.bias[n * PE + l] for n in range(NF)], ctl2["nf"], f"bias{l}_t")
                 b = Signal((len(t), True), name=f"bias{l}", reset_less=True)
@@ -321,10 +402,14 @@ class MACArray(Module):
         mul = [Signal((mbits, True), name=f"m_{l}", reset_less=True) for l in range(PE)]
         if p.runtime:
             mult_port = self._param_memory("mult", PE * MULT_BITS, NF, ctl3["nf"])
+        elif NF >= ROM_MIN_DEPTH:
+            mrom = self._rom("mult", [[mults[n * PE + l] for n in range(NF)] for l in range(PE)], ctl3["nf"], False)
         for l in range(PE):
             m = Signal(MULT_BITS, name=f"mult{l}_w", reset_less=True)   # unsigned: M >= 0
             if p.runtime:
                 self.comb += m.eq(mult_port.dat_r[l * MULT_BITS:(l + 1) * MULT_BITS])
+            elif NF >= ROM_MIN_DEPTH:
+                self.comb += m.eq(mrom[l])
             else:
                 self.sync += If(ce, m.eq(const_table(self, [mults[n * PE + l] for n in range(NF)], ctl3["nf"], f"mult{l}")))
             if split is RequantSplit.HALVES:

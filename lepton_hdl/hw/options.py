@@ -53,13 +53,18 @@ class HwOptions:
     RAM on ECP5, below the depth Yosys gives block RAM) are read asynchronously from a
     registered address, so the reader's stall logic ends at that register instead of running
     through the RAM's address fan-out into its output register (measured: ResNet-8's 8x8x64
-    3x3 convolution alone on the ULX3S, 16.3 ns, 14.1 of them routing); 0: never."""
+    3x3 convolution alone on the ULX3S, 16.3 ns, 14.1 of them routing); 0: never.
+    ``channel_window``: a folded convolution whose steps read whole chunks of a pixel
+    (``window.chunk_plan``) takes its window a beat of ``simd`` (depthwise: ``pe``) channels a
+    step from a ``ChannelWindow`` instead of as one ``kh*kw*C`` word into an operand register
+    (measured: ...); False: always the whole window."""
     requant: RequantSplit = RequantSplit.HALVES
     skid: bool = True
     rotate: bool = False
     dsp: Optional[DspTile] = None
     dsp_tiles: Optional[int] = None
     lutram_ring: int = 0
+    channel_window: bool = True
 
     def __post_init__(self):
         try:

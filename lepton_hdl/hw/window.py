@@ -1,7 +1,9 @@
 """Padding and the sliding-window generator (line buffers + window registers)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Optional
 
 from migen import Array, Cat, Constant, If, Memory, Module, Mux, READ_FIRST, Signal
 from migen.fhdl.bitcontainer import bits_for
@@ -230,6 +232,291 @@ class SlidingWindow(Module):
             self.source.first.eq(count.first),
             self.source.last.eq(count.last),
         ]
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """How a MAC array's steps read a window ``B`` channels of one pixel at a time (FINN's
+    sliding-window generator with SIMD), so the window never exists as one wide word.
+
+    Step ``(n, pos, c)`` of a window (output fold ``n``, kernel position ``pos = ky*kw + kx``,
+    chunk ``c``; ``c`` innermost) reads channels ``[k*B, (k+1)*B)`` of pixel ``pos``, where the
+    chunk index ``k`` is ``c`` for a dense convolution (``simd`` divides ``C_in``: ``B = simd``,
+    ``C_in/simd`` chunks a position) and ``n`` for a depthwise one (``simd = 1``: ``B = pe``,
+    lane ``l`` of fold ``n`` is channel ``n*pe + l``). The MAC array's weights follow the same
+    order (``mac.lane_schedule``; ``mac.check_plan`` checks every step against it)."""
+    kind: str          # "dense" or "depthwise"
+    C: int             # input channels
+    B: int             # elements a beat
+    nch: int           # chunks a kernel position (the innermost counter)
+    nf: int            # output folds
+    kernel: tuple
+
+    @property
+    def steps(self) -> int:
+        """Beats (MAC steps) a window."""
+        return self.nf * self.kernel[0] * self.kernel[1] * self.nch
+
+    def chunk(self, n: int, c: int) -> int:
+        return c if self.kind == "dense" else n
+
+    def beat_elements(self, n: int, pos: int, c: int) -> list:
+        """The window elements (``(ky, kx, c)`` order) the beat of step ``(n, pos, c)`` carries."""
+        base = pos * self.C + self.chunk(n, c) * self.B
+        return [base + k for k in range(self.B)]
+
+    def operand(self, lane: int, k: int) -> int:
+        """The beat element that is operand ``k`` of lane ``lane``."""
+        return k if self.kind == "dense" else lane
+
+
+def chunk_plan(p) -> Optional[ChunkPlan]:
+    """The ``ChunkPlan`` of convolution ``p``, or None when its steps do not read whole chunks
+    of one pixel (``simd`` not dividing ``C_in``, grouped convolutions other than depthwise,
+    a kernel covering the whole frame)."""
+    if p.collects_frame:
+        return None
+    C = p.in_shape[2]
+    if p.groups == 1 and C % p.simd == 0:
+        return ChunkPlan("dense", C, p.simd, C // p.simd, p.nf, tuple(p.kernel))
+    if p.groups == C and p.out_channels == C and p.simd == 1:
+        return ChunkPlan("depthwise", C, p.pe, 1, p.nf, tuple(p.kernel))
+    return None
+
+
+class ChannelWindow(Module):
+    """The sliding window handed on a chunk at a time (FINN's sliding-window generator with
+    SIMD): a ring of ``R = 2*kh + sh - 1`` rows in ``kh`` banks like ``SlidingWindow``'s, but
+    each bank word is one chunk of ``B`` channels of a pixel (``C/B`` words a pixel), and a
+    reader that, for each window, issues the MAC array's ``nf * kh * kw * nch`` steps in order
+    (``ChunkPlan``), one word, one beat, a cycle. No window register, no operand register in the
+    MAC array, no wide multiplexer: the layer's logic scales with ``B``, not ``kh * kw * C``,
+    and the ring is narrow and deep (block RAM). The window's pixels are read again for every
+    step that needs them.
+
+    The writer stores a pixel of the padded frame in ``C/B`` cycles, a chunk a cycle (it takes
+    the next pixel as it writes the last chunk; padding is written a chunk at a time, never as a
+    whole padded pixel). The reader starts an output row once ``max(kh, sh)`` of its rows
+    are in the ring (the frame's last row: every row left in the frame, ``tail``) and releases
+    them as it issues the row's last step, so it never waits at a row turn when the writer is
+    ahead. A bank is read synchronously at the next step's address, or (a bank of one word a
+    row: its reader may need a word in the cycle after it is written) asynchronously at the
+    current step's; the beat is registered as it is issued.
+    """
+
+    @staticmethod
+    def frame_cycles(padded_shape, kernel, stride, steps: int, chunks: int = 1) -> int:
+        """Steady-state cycles per frame, frames back to back and the consumer always ready
+        (the block tests check it with ``==``): ``_channel_period`` plays the writer's and the
+        reader's rules row by row."""
+        Hp, Wp = padded_shape[:2]
+        return _channel_period(Hp, Wp, tuple(kernel), tuple(stride), steps, chunks)
+
+    def __init__(self, in_shape, typ: IntType, kernel, stride, padding, plan: ChunkPlan, pad_value: int = 0):
+        H, W, C = in_shape
+        self.padding = tuple(padding)
+        self.g = g = RingGeometry((H + 2 * padding[0], W + 2 * padding[1], C), kernel, stride)
+        self.plan = plan
+        assert C == plan.C and C % plan.B == 0, (C, plan)
+        self.NK = C // plan.B                    # words a pixel
+        self.bw = plan.B * typ.bits              # bits a word (a beat)
+        raw = int(pad_value) & ((1 << typ.bits) - 1)
+        self.pad_word = sum(raw << (i * typ.bits) for i in range(plan.B))
+        self.in_hw = (H, W)
+        self.sink = endpoint(C, typ)
+        self.source = endpoint(plan.B, typ)
+        # # #
+        self.held = Signal(max=g.R + 1)          # complete rows in the ring, not yet released
+        self.inc = Signal()                      # the writer completes a row this cycle
+        self.rel = Signal(max=max(g.tail, g.sh) + 1)  # rows the reader releases this cycle
+        self.sync += self.held.eq(self.held + self.inc - self.rel)
+        write, wadr, wdata, wbank = self._writer()
+        self._reader(write, wadr, wdata, wbank)
+
+    def _writer(self):
+        """One chunk of the padded frame a cycle while the ring has room (a padding pixel's
+        chunks are the pad value, taking nothing from the sink); row slot ``s`` is bank
+        ``s % kh`` at row ``s // kh`` of that bank; a row's words are consecutive:
+        ``(slot row * Wp + x) * NK + k``."""
+        g, NK = self.g, self.NK
+        (H, W), (ph, pw) = self.in_hw, self.padding
+        row_words = g.Wp * NK
+        wk = Signal(max=max(NK, 2))              # the chunk of the pixel being written
+        woff = Signal(max=max(row_words, 2))     # the word within the row
+        wy, wx = Signal(max=max(g.Hp, 2)), Signal(max=max(g.Wp, 2))   # the padded pixel
+        wbank = Signal(max=max(g.K, 2))
+        wbase = Signal(max=max(g.RB * row_words, 2))
+        write = Signal()
+        last_word = woff == row_words - 1
+        inside = Signal()
+        self.comb += inside.eq(_in_range(wy, ph, ph + H, g.Hp) & _in_range(wx, pw, pw + W, g.Wp))
+        self.comb += [
+            write.eq((self.sink.valid | ~inside) & (self.held < g.R)),
+            self.sink.ready.eq(inside & (self.held < g.R) & (wk == NK - 1)),
+            self.inc.eq(write & last_word),
+        ]
+        self.sync += If(write,
+            If(wk == NK - 1, wk.eq(0),
+               If(wx == g.Wp - 1, wx.eq(0), If(wy == g.Hp - 1, wy.eq(0)).Else(wy.eq(wy + 1))).Else(wx.eq(wx + 1))
+            ).Else(wk.eq(wk + 1)),
+            If(last_word,
+                woff.eq(0),
+                If(wbank == g.K - 1,
+                    wbank.eq(0),
+                    wbase.eq(Mux(wbase == (g.RB - 1) * row_words, 0, wbase + row_words)),
+                ).Else(wbank.eq(wbank + 1)),
+            ).Else(woff.eq(woff + 1)))
+        chunk = Signal(self.bw)
+        self.comb += chunk.eq(Array([self.sink.data[i * self.bw:(i + 1) * self.bw] for i in range(NK)])[wk]
+                              if NK > 1 else self.sink.data)
+        wdata = Signal(self.bw)
+        self.comb += wdata.eq(Mux(inside, chunk, self.pad_word) if (ph or pw) else chunk)
+        wadr = Signal(max=max(g.RB * row_words, 2))
+        self.comb += wadr.eq(wbase + woff)
+        return write, wadr, wdata, wbank
+
+    def _reader(self, write, wadr, wdata, wbank):
+        g, plan, NK = self.g, self.plan, self.NK
+        kh, kw, sh, sw, Ho, Wo, RS, K = g.kh, g.kw, g.sh, g.sw, g.Ho, g.Wo, g.RS, g.K
+        NF, NCH = plan.nf, plan.nch
+        held, rel = self.held, self.rel
+        depth = max(g.RB * g.Wp * NK, 2)
+        c, kx, ky = Signal(max=max(NCH, 2)), Signal(max=max(kw, 2)), Signal(max=max(kh, 2))
+        n, ox, oy = Signal(max=max(NF, 2)), Signal(max=max(Wo, 2)), Signal(max=max(Ho, 2))
+        col = Signal(max=max(g.Wp * NK, 2))     # the step's column, in words: (ox*sw + kx) * NK
+        colbase = Signal(max=max(g.Wp * NK, 2))  # the window's first column, in words
+        rslot = Signal(max=max(RS, 2))          # the slot of the output row's top row
+        bsel = Signal(max=max(K, 2))            # the bank of window row ky: (rslot + ky) % K
+        top = Signal(max=max(K, 2))             # the bank of window row 0: rslot % K
+        last_c, last_kx, last_ky = c == NCH - 1, kx == kw - 1, ky == kh - 1
+        last_n, last_ox, last_oy = n == NF - 1, ox == Wo - 1, oy == Ho - 1
+        pos_end, win_end, row_end = Signal(), Signal(), Signal()
+        self.comb += [pos_end.eq(last_c & last_kx & last_ky), win_end.eq(pos_end & last_n),
+                      row_end.eq(win_end & last_ox)]
+        # rows an output row needs in the ring before it starts; it releases sh (the last: tail)
+        need_mid, rel_mid = max(kh, sh), sh
+        can = Signal()
+        self.comb += can.eq(Mux(last_oy, held >= g.tail, held >= need_mid))
+        out_valid = Signal()
+        en, issue = Signal(), Signal()
+        self.comb += [
+            en.eq(~out_valid | self.source.ready),
+            issue.eq(en & can),
+            If(issue & row_end, rel.eq(Mux(last_oy, g.tail, rel_mid))).Else(rel.eq(0)),
+        ]
+        # the next state, taken on issue
+        c_n, kx_n, ky_n = Signal.like(c), Signal.like(kx), Signal.like(ky)
+        n_n, ox_n, oy_n = Signal.like(n), Signal.like(ox), Signal.like(oy)
+        colbase_n, col_n = Signal.like(colbase), Signal.like(col)
+        rslot_n, bsel_n, top_n = Signal.like(rslot), Signal.like(bsel), Signal.like(top)
+        nslot = Signal(max=2 * RS + max(g.tail, sh) + 1)
+        self.comb += nslot.eq(rslot + Mux(last_oy, g.tail, rel_mid))
+        top_rel = Signal.like(top)
+        self.comb += top_rel.eq(Mux(last_oy, _table([(t + g.tail) % K for t in range(K)], top),
+                                    _table([(t + rel_mid) % K for t in range(K)], top)))
+        self.comb += [
+            c_n.eq(c), kx_n.eq(kx), ky_n.eq(ky), n_n.eq(n), ox_n.eq(ox), oy_n.eq(oy),
+            colbase_n.eq(colbase), col_n.eq(col), rslot_n.eq(rslot), bsel_n.eq(bsel), top_n.eq(top),
+            If(issue,
+                If(last_c, c_n.eq(0)).Else(c_n.eq(c + 1)),
+                If(last_c,
+                    If(last_kx, kx_n.eq(0), col_n.eq(colbase_n),
+                       If(last_ky, ky_n.eq(0), bsel_n.eq(top_n)).Else(
+                           ky_n.eq(ky + 1), bsel_n.eq(Mux(bsel == K - 1, 0, bsel + 1)))
+                    ).Else(kx_n.eq(kx + 1), col_n.eq(col + NK))),
+                If(pos_end, If(last_n, n_n.eq(0)).Else(n_n.eq(n + 1))),
+                If(win_end, If(last_ox, ox_n.eq(0), colbase_n.eq(0)).Else(
+                    ox_n.eq(ox + 1), colbase_n.eq(colbase + sw * NK))),
+                If(row_end,
+                    If(last_oy, oy_n.eq(0)).Else(oy_n.eq(oy + 1)),
+                    If(nslot >= RS, rslot_n.eq(nslot - RS)).Else(rslot_n.eq(nslot)),
+                    top_n.eq(top_rel)),
+            ),
+        ]
+        self.sync += [c.eq(c_n), kx.eq(kx_n), ky.eq(ky_n), n.eq(n_n), ox.eq(ox_n), oy.eq(oy_n),
+                      colbase.eq(colbase_n), col.eq(col_n), rslot.eq(rslot_n), bsel.eq(bsel_n),
+                      top.eq(top_n)]
+        # the banks: bank b's word for the output row at slot rslot, column col, chunk k; a
+        # synchronous port gets the next state's address (its data is then the current state's)
+        current = g.Wp * NK == 1
+        chunk, chunk_n = plan_chunk(plan, n, c), plan_chunk(plan, n_n, c_n)
+        rdata = []
+        for b in range(K):
+            mem = Memory(self.bw, depth, name=f"ring{b}")
+            wport = mem.get_port(write_capable=True)
+            rport = mem.get_port(async_read=True) if current else mem.get_port(mode=READ_FIRST)
+            self.specials += mem, wport, rport
+            self.comb += [wport.adr.eq(wadr), wport.dat_w.eq(wdata), wport.we.eq(write & (wbank == b))]
+            bases = [g.slot_base(b, r) * NK for r in range(RS)]
+            if current:
+                self.comb += rport.adr.eq(_table(bases, rslot) + col + chunk)
+            else:
+                self.comb += rport.adr.eq(_table(bases, rslot_n) + col_n + chunk_n)
+            rdata.append(rport.dat_r)
+        beat = Signal(self.bw)
+        self.comb += beat.eq(Array(rdata)[bsel] if K > 1 else rdata[0])
+        data = Signal(self.bw, reset_less=True)
+        first, last = Signal(), Signal()
+        start = (oy == 0) & (ox == 0) & (n == 0) & (ky == 0) & (kx == 0) & (c == 0)
+        self.sync += [
+            If(issue, data.eq(beat), first.eq(start), last.eq(row_end & last_oy)),
+            If(issue, out_valid.eq(1)).Elif(self.source.ready, out_valid.eq(0)),
+        ]
+        self.comb += [self.source.valid.eq(out_valid), self.source.data.eq(data),
+                      self.source.first.eq(first), self.source.last.eq(last)]
+
+
+def plan_chunk(plan: ChunkPlan, n, c):
+    """The chunk index of step ``(n, ., c)`` as a signal expression."""
+    return c if plan.kind == "dense" else n
+
+
+@lru_cache(maxsize=4096)
+def _channel_period(Hp: int, Wp: int, kernel: tuple, stride: tuple, steps: int, chunks: int) -> int:
+    """``ChannelWindow``'s steady-state frame period, from its rules row by row (edges counted
+    from the first pixel written at edge 0, the input always valid, the consumer always ready):
+
+    * the writer writes one chunk an edge (``chunks`` a pixel) while fewer than ``R`` complete
+      rows are held, so input row ``j`` may start once ``j - R + 1`` rows are released (the edge
+      after the release);
+    * output row ``i`` starts the edge after both its last needed row is complete and the
+      previous row's last step, and issues its ``Wo * steps`` steps on consecutive edges,
+      releasing its rows with the last.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    R = 2 * kh + sh - 1
+    tail = Hp - (Ho - 1) * sh
+    S = Wo * steps
+    W = []            # edge writing input row j's last pixel
+    rel = []          # (rows released in all, edge) after each output row
+    ends = []
+    last = -1
+
+    def written(j):
+        while len(W) <= j:
+            jj = len(W)
+            start = W[-1] + 1 if W else 0
+            if jj - R + 1 > 0:
+                start = max(start, next(e + 1 for rc, e in rel if rc >= jj - R + 1))
+            W.append(start + Wp * chunks - 1)
+        return W[j]
+
+    frames = 0
+    while True:
+        f = frames
+        for oy in range(Ho):
+            first_row = f * Hp + oy * sh
+            lastrow = oy == Ho - 1
+            a = first_row + (tail if lastrow else max(kh, sh)) - 1
+            last = max(last + 1, written(a) + 1) + S - 1
+            rel.append(((f + 1) * Hp if lastrow else first_row + sh, last))
+        ends.append(last)
+        frames += 1
+        if frames >= 4 and ends[-1] - ends[-2] == ends[-2] - ends[-3]:
+            return ends[-1] - ends[-2]
+        if frames >= 12:
+            return max(ends[-1] - ends[-2], ends[-2] - ends[-3])
 
 
 class LineWindow(Module):

@@ -303,26 +303,37 @@ class ConvOp(Op):
         array (``nf * sf`` cycles a window, through the skid buffer the options put between
         them), whichever is slower; a layer whose kernel covers the frame collects it, then runs
         its steps."""
-        from ..hw.conv import line_window, window_skid
+        from ..hw.conv import channel_window, line_window, window_skid
         from ..hw.mac import MACArray
         from ..hw.options import HwOptions
-        from ..hw.window import SlidingWindow
+        from ..hw.window import ChannelWindow, SlidingWindow, chunk_plan
         Hp, Wp, _ = p.padded_shape
+        opts = opts or HwOptions()
         if p.collects_frame:
             return MACArray.serial_cycles(Hp * Wp, p.cycles_per_window)
         if line_window(p):                    # a pixel a cycle, padding and row turns free
             return p.in_shape[0] * p.in_shape[1]
+        if channel_window(p, opts):           # a step a cycle, row turns free when rows are in
+            plan = chunk_plan(p)
+            return ChannelWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window,
+                                              plan.C // plan.B)
         return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window,
-                                          skid=window_skid(p, opts or HwOptions()))
+                                          skid=window_skid(p, opts))
 
     def latency(self, p):
-        from ..hw.conv import line_window
+        from ..hw.conv import channel_window, line_window
         from ..hw.mac import MACArray
-        from ..hw.window import LineWindow
+        from ..hw.options import HwOptions
+        from ..hw.window import LineWindow, chunk_plan
         Hp, Wp, _ = p.padded_shape
         kh, kw = p.kernel
         if line_window(p):
             return LineWindow.lag(p.in_shape, p.kernel, p.padding) + 4 + MACArray.latency_of(p) + 4
+        if channel_window(p, HwOptions()):
+            # the first output row's rows written a chunk a cycle, then a window's steps
+            plan = chunk_plan(p)
+            rows = max(kh, p.stride[0])
+            return rows * Wp * (plan.C // plan.B) + p.cycles_per_window + MACArray.latency_of(p) + 6
         return kh * Wp + kw + 2 * p.cycles_per_window + MACArray.latency_of(p) + 4
 
     def buffering(self, p):
@@ -457,13 +468,23 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
 
     # -- folding ------------------------------------------------------------------------------
     def foldings(self, p):
-        """Every (pe, simd): pe divides C_out, simd the dot-product length; by multipliers
-        (``pe * simd`` products plus ``pe`` requant multipliers), then pe, then simd."""
+        """Every (pe, simd): pe divides C_out, simd the dot-product length; cheapest first:
+        by multipliers (``pe * simd`` products plus ``pe`` requant multipliers) plus, where the
+        window goes whole into an operand register (no ``ChannelWindow``: ``simd`` not dividing
+        ``C_in``), one multiplier's worth of logic for every ``WINDOW_BITS_PER_MULT`` bits of the
+        window (the window and operand registers and the operand multiplexer: measured, about
+        2.4 LUTs and 1.8 flip-flops a window bit, DS-CNN's 64-channel 3x3 depthwise layer), then
+        pe, then simd."""
+        from ..hw.conv import channel_window, line_window
+        from ..hw.options import HwOptions
         out = []
         for pe in _divisors(p.out_channels):
             for simd in _divisors(p.dot_len):
                 q = p.with_folding(pe, simd)
-                out.append((pe * simd + pe, pe, simd, q))
+                cost = pe * simd + pe
+                if not (q.collects_frame or line_window(q) or channel_window(q, HwOptions())):
+                    cost += q.dot_len * q.groups * q.in_type.bits // WINDOW_BITS_PER_MULT
+                out.append((cost, pe, simd, q))
         out.sort(key=lambda t: t[:3])
         return [t[3] for t in out]
 
@@ -481,6 +502,11 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
             raise ParallelismError(f"layer '{p.name}': pe={pe}, simd={simd} is impossible ({e}). "
                                    f"pe must divide {p.out_channels}: {_divisors(p.out_channels)}; simd must "
                                    f"divide {p.dot_len}: {_divisors(p.dot_len)}") from None
+
+
+# a LUT multiplier of 8 x 8 bits is about 70 ECP5 LUTs; a window bit held whole costs about
+# 2.4 (ConvOp.foldings)
+WINDOW_BITS_PER_MULT = 32
 
 
 @register
