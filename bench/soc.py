@@ -24,7 +24,12 @@ MODELS = [("digits", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("lepton_hdl/examples/zoo.py:depthwise_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
           ("lepton_hdl/examples/zoo.py:gallery_factory", "colorlight_i5", ["--fit", "colorlight_i5"]),
           # 1 image: one ResNet-8 inference is 144 M CPU cycles, about 10 minutes of simulation
-          ("lepton_hdl/examples/resnet8.py:factory", "ulx3s", ["--fit", "ulx3s", "--images", "1", "--timeout", "3600"])]
+          ("lepton_hdl/examples/resnet8.py:factory", "ulx3s", ["--fit", "ulx3s", "--images", "1", "--timeout", "3600"]),
+          # DS-CNN does not fit beside the Colorlight i5's SoC: the folding `build --board
+          # colorlight_i5 --accel-only` chooses for the accelerator alone, fixed layer by layer
+          ("lepton_hdl/examples/dscnn.py:factory", "colorlight_i5 (accelerator alone)",
+           ["--images", "1", "--timeout", "3600", "--fold", "stem_0=2,1", "--fold", "fc=1,1", "--fold", "pool=1"]
+           + [a for b in range(4) for a in ("--fold", f"blocks_{b}_0=1,1", "--fold", f"blocks_{b}_3=1,4")])]
 
 
 def macs_of(model: str) -> int:
