@@ -197,11 +197,12 @@ class MACArray(Module):
             If(last_step, step.eq(0), nf.eq(0), sf.eq(0)).Else(
                 step.eq(step + 1),
                 If(sf == SF - 1, sf.eq(0), nf.eq(nf + 1)).Else(sf.eq(sf + 1))))
+        ctl = dict(v=issue, first=sf == 0, last=sf == SF - 1, nf=nf, sf=sf)
+        if self.plan is not None:
+            return ctl                    # beats in step order: no operand register to load
         load = Signal()
         self.comb += load.eq(self.sink.valid & self.sink.ready)
-        if self.plan is not None:
-            pass
-        elif serial:
+        if serial:
             # pixels shift in (raster order = window order); the frame's last one completes it
             pw = len(self.sink.data)
             n_px = len(opr) // pw
@@ -215,7 +216,7 @@ class MACArray(Module):
         if rotate:
             s_ = p.simd * p.in_type.bits
             self.sync += If(issue & ~load, opr.eq(Cat(opr[s_:], opr[:s_])))
-        return dict(v=issue, first=sf == 0, last=sf == SF - 1, nf=nf, sf=sf)
+        return ctl
 
     def _operands(self, ctl: dict, rotate: bool):
         """Stage 1: each lane's ``simd`` operands selected from the operand register (lanes
@@ -300,24 +301,22 @@ class MACArray(Module):
         self.param_ports.append((name, wport, width, depth))
         return rport
 
-    def _rom(self, name: str, lanes, adr, signed: bool) -> list:
-        """Per-fold constants of every lane (``lanes[l][n]``) as one ROM of ``nf`` words read at
-        ``adr`` on the clock enable: the same one-cycle latency as a registered table, in block
-        or distributed RAM instead of a ``nf``-input multiplexer per bit (64 folds of a bias
-        and a multiplier: about 700 LUTs as logic). Returns each lane's value (a signal)."""
-        flat = [int(v) for lane in lanes for v in lane]
-        if signed:
-            bits = signed_bits_for(min(flat + [0]), max(flat + [0]))
-        else:
-            bits = max(max(flat + [0]).bit_length(), 1)
-        mask = (1 << bits) - 1
-        words = [sum((int(lane[n]) & mask) << (l * bits) for l, lane in enumerate(lanes)) for n in range(len(lanes[0]))]
-        rom = Memory(bits * len(lanes), len(words), init=words, name=f"{name}_rom")
+    def _rom(self, name: str, values, adr, signed: bool) -> list:
+        """Per-output-channel constants (``values[n * pe + l]``: fold ``n``, lane ``l``) as one
+        ROM of ``nf`` words read at ``adr`` on the clock enable: the same one-cycle latency as a
+        registered table, in block or distributed RAM instead of a ``nf``-input multiplexer per
+        bit (64 folds of a bias and a multiplier: about 700 LUTs as logic). Returns each lane's
+        value (a signal)."""
+        PE = self.p.pe
+        values = [int(v) for v in values]
+        bits = signed_bits_for(min(values + [0]), max(values + [0])) if signed else max(max(values).bit_length(), 1)
+        words = _words(values, bits, PE)
+        rom = Memory(bits * PE, len(words), init=words, name=f"{name}_rom")
         rport = rom.get_port(has_re=True, mode=READ_FIRST)
         self.specials += rom, rport
         self.comb += rport.adr.eq(adr), rport.re.eq(self.ce)
         out = []
-        for l in range(len(lanes)):
+        for l in range(PE):
             v = Signal((bits, signed), name=f"{name}{l}_rom")
             self.comb += v.eq(rport.dat_r[l * bits:(l + 1) * bits])
             out.append(v)
@@ -372,7 +371,7 @@ class MACArray(Module):
         if p.runtime:
             bias_port = self._param_memory("bias", PE * p.acc_bits, NF, ctl2["nf"])
         elif NF >= ROM_MIN_DEPTH:
-            biases = self._rom("bias", [[p.bias[n * PE + l] for n in range(NF)] for l in range(PE)], ctl2["nf"], True)
+            biases = self._rom("bias", p.bias, ctl2["nf"], True)
         for l in range(PE):
             if p.runtime:
                 b = Signal((p.acc_bits, True), name=f"bias{l}")
@@ -403,7 +402,7 @@ class MACArray(Module):
         if p.runtime:
             mult_port = self._param_memory("mult", PE * MULT_BITS, NF, ctl3["nf"])
         elif NF >= ROM_MIN_DEPTH:
-            mrom = self._rom("mult", [[mults[n * PE + l] for n in range(NF)] for l in range(PE)], ctl3["nf"], False)
+            mrom = self._rom("mult", mults, ctl3["nf"], False)
         for l in range(PE):
             m = Signal(MULT_BITS, name=f"mult{l}_w", reset_less=True)   # unsigned: M >= 0
             if p.runtime:

@@ -253,11 +253,17 @@ class ChunkPlan:
     kernel: tuple
 
     @property
+    def words(self) -> int:
+        """Ring words a pixel: ``C / B``."""
+        return self.C // self.B
+
+    @property
     def steps(self) -> int:
         """Beats (MAC steps) a window."""
         return self.nf * self.kernel[0] * self.kernel[1] * self.nch
 
-    def chunk(self, n: int, c: int) -> int:
+    def chunk(self, n, c):
+        """The chunk index of step ``(n, ., c)`` (ints, or signals in the generator)."""
         return c if self.kind == "dense" else n
 
     def beat_elements(self, n: int, pos: int, c: int) -> list:
@@ -318,7 +324,7 @@ class ChannelWindow(Module):
         self.g = g = RingGeometry((H + 2 * padding[0], W + 2 * padding[1], C), kernel, stride)
         self.plan = plan
         assert C == plan.C and C % plan.B == 0, (C, plan)
-        self.NK = C // plan.B                    # words a pixel
+        self.NK = plan.words
         self.bw = plan.B * typ.bits              # bits a word (a beat)
         raw = int(pad_value) & ((1 << typ.bits) - 1)
         self.pad_word = sum(raw << (i * typ.bits) for i in range(plan.B))
@@ -439,7 +445,7 @@ class ChannelWindow(Module):
         # the banks: bank b's word for the output row at slot rslot, column col, chunk k; a
         # synchronous port gets the next state's address (its data is then the current state's)
         current = g.Wp * NK == 1
-        chunk, chunk_n = plan_chunk(plan, n, c), plan_chunk(plan, n_n, c_n)
+        chunk, chunk_n = plan.chunk(n, c), plan.chunk(n_n, c_n)
         rdata = []
         for b in range(K):
             mem = Memory(self.bw, depth, name=f"ring{b}")
@@ -464,11 +470,6 @@ class ChannelWindow(Module):
         ]
         self.comb += [self.source.valid.eq(out_valid), self.source.data.eq(data),
                       self.source.first.eq(first), self.source.last.eq(last)]
-
-
-def plan_chunk(plan: ChunkPlan, n, c):
-    """The chunk index of step ``(n, ., c)`` as a signal expression."""
-    return c if plan.kind == "dense" else n
 
 
 @lru_cache(maxsize=4096)

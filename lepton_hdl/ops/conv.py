@@ -314,9 +314,8 @@ class ConvOp(Op):
         if line_window(p):                    # a pixel a cycle, padding and row turns free
             return p.in_shape[0] * p.in_shape[1]
         if channel_window(p, opts):           # a step a cycle, row turns free when rows are in
-            plan = chunk_plan(p)
             return ChannelWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window,
-                                              plan.C // plan.B)
+                                              chunk_plan(p).words)
         return SlidingWindow.frame_cycles(p.padded_shape, p.kernel, p.stride, p.cycles_per_window,
                                           skid=window_skid(p, opts))
 
@@ -331,9 +330,8 @@ class ConvOp(Op):
             return LineWindow.lag(p.in_shape, p.kernel, p.padding) + 4 + MACArray.latency_of(p) + 4
         if channel_window(p, HwOptions()):
             # the first output row's rows written a chunk a cycle, then a window's steps
-            plan = chunk_plan(p)
             rows = max(kh, p.stride[0])
-            return rows * Wp * (plan.C // plan.B) + p.cycles_per_window + MACArray.latency_of(p) + 6
+            return rows * Wp * chunk_plan(p).words + p.cycles_per_window + MACArray.latency_of(p) + 6
         return kh * Wp + kw + 2 * p.cycles_per_window + MACArray.latency_of(p) + 4
 
     def buffering(self, p):
@@ -472,9 +470,9 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
         by multipliers (``pe * simd`` products plus ``pe`` requant multipliers) plus, where the
         window goes whole into an operand register (no ``ChannelWindow``: ``simd`` not dividing
         ``C_in``), one multiplier's worth of logic for every ``WINDOW_BITS_PER_MULT`` bits of the
-        window (the window and operand registers and the operand multiplexer: measured, about
-        2.4 LUTs and 1.8 flip-flops a window bit, DS-CNN's 64-channel 3x3 depthwise layer), then
-        pe, then simd."""
+        window (the window and operand registers and the operand multiplexer: measured with
+        ``bench/layer.py``, about 2.1 LUTs and 2.0 flip-flops a window bit more than the channel
+        window, DS-CNN's 64-channel 3x3 depthwise layer), then pe, then simd."""
         from ..hw.conv import channel_window, line_window
         from ..hw.options import HwOptions
         out = []
@@ -505,7 +503,7 @@ static void {f}(const {x} *restrict x, {y} *restrict y) {{
 
 
 # a LUT multiplier of 8 x 8 bits is about 70 ECP5 LUTs; a window bit held whole costs about
-# 2.4 (ConvOp.foldings)
+# 2.1 more (ConvOp.foldings)
 WINDOW_BITS_PER_MULT = 32
 
 
