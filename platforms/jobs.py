@@ -47,13 +47,14 @@ def run_all(cl, fn, jobs: dict, log=print, on_result=None) -> dict:
     return out
 
 
-def synth_block(params, family: str, dsp_tiles, out_dir: str) -> dict:
-    """Yosys on one block generated for ``family`` with ``dsp_tiles`` DSP tiles."""
+def synth_block(params, family: str, dsp_tiles, out_dir: str, options: dict = None) -> dict:
+    """Yosys on one block generated for ``family`` with ``dsp_tiles`` DSP tiles (``options``:
+    ``HwOptions`` fields to change, e.g. ``{"channel_window": False}``)."""
     import dataclasses
     from lepton_hdl.hw.common import DspBudget, dsp_budget
     from lepton_hdl.hw.options import FAMILY
     from .flow import synth_stats
-    opts = dataclasses.replace(FAMILY[family], dsp_tiles=dsp_tiles)
+    opts = dataclasses.replace(FAMILY[family], dsp_tiles=dsp_tiles, **(options or {}))
     budget = DspBudget(dsp_tiles if dsp_tiles is not None else 1 << 30, opts.dsp)
     with dsp_budget(budget):
         blk = params.op.hardware(params, opts)
