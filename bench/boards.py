@@ -29,7 +29,9 @@ ROWS = [
     ("digits", "digits", "icebreaker", "accel", ["--accel-only", "--seed", "1,2,3"]),
     ("digits_qat", "digits_qat", "icebreaker", "accel", ["--accel-only", "--seed", "1,2,3"]),
     ("resnet8", RESNET8, "ulx3s", "soc", ["--images", "1"]),
-    ("dscnn", DSCNN, "colorlight_i5", "accel", ["--accel-only", "--seed", "1,2,3"]),
+    # w6/a6 at 160,000 cycles: at w8 that folding places at 103% of the LUTs (nextpnr)
+    ("dscnn", DSCNN, "colorlight_i5", "accel", ["--accel-only", "--bits", "6", "--target-cycles", "160000",
+                                              "--seed", "1,2,3"]),
 ]
 
 # published figures for the same task on other FPGAs (MLPerf Tiny and the papers' own)
