@@ -13,7 +13,7 @@ from pathlib import Path
 from lepton_hdl.errors import LeptonError
 
 from .boards import Board
-from .flow import build_options, check_fit, tool
+from .flow import ECP5_ROUTER, build_options, check_fit, tool
 
 
 # YoWASP's nextpnr-ice40 has no Python: LiteX's ``--pre-pack FILE`` (clock constraints as
@@ -54,6 +54,9 @@ def _wrappers(bin_dir: Path):
         p = bin_dir / name
         if name == "nextpnr-ice40":
             p.write_text(_NEXTPNR_ICE40.format(python=sys.executable, cmd=list(cmd)))
+        elif name == "nextpnr-ecp5":
+            # LiteX's Trellis toolchain has no router option: the wrapper adds it
+            p.write_text(f"#!/bin/sh\nexec {' '.join(cmd + list(ECP5_ROUTER))} \"$@\"\n")
         else:
             p.write_text(f"#!/bin/sh\nexec {' '.join(cmd)} \"$@\"\n")
         p.chmod(p.stat().st_mode | stat.S_IEXEC)
@@ -116,17 +119,20 @@ def main_ram_budget(pipeline, board: Board) -> int:
 
 
 def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ram_size=SHARE_MAIN_RAM,
-               firmware=None, accel_clk=None):
+               firmware=None, accel_clk=None, soc_kwargs=None, with_accel=True, with_flash=True):
     """The board's SoC: CPU, ROM (BIOS), SRAM, main RAM, UART, timer and the accelerator, with
     the CSR locations the simulated SoC shares (``soc.integration.CSR_MAP``). ``firmware``: a
     ``firmware.bin`` that fills main RAM at configuration; the BIOS then boots it (``romboot``)
     once its serial-boot window has passed, so ``litex_term --kernel`` still works.
     ``accel_clk``: the accelerator's own clock (Hz), a further output of the CRG's PLL; None: the
-    system clock."""
+    system clock. ``soc_kwargs`` (further ``SoCCore`` arguments), ``with_accel`` and
+    ``with_flash`` (the UP5K's SPI flash) leave parts out, to measure what each takes
+    (``bench/soc_parts.py``)."""
     from migen import ClockDomain
     from litex.soc.integration.soc_core import SoCCore
     from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton
     cpu_type, cpu_variant = board.cpu
+    core_kw = {"timer_uptime": True, **(soc_kwargs or {})}
 
     class BoardSoC(SoCCore):
         csr_map = dict(CSR_MAP)
@@ -149,10 +155,11 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
                 SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type=cpu_type,
                                  cpu_variant=cpu_variant, integrated_rom_size=BOARD_MEMORY["rom"],
                                  integrated_sram_size=BOARD_MEMORY["sram"], integrated_main_ram_size=main_ram_size,
-                                 integrated_main_ram_init=init, timer_uptime=True)
+                                 integrated_main_ram_init=init, **core_kw)
                 if firmware is not None:
                     self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
-            add_lepton(self, pipeline, opts=opts, clock_domain=domain)
+            if with_accel:
+                add_lepton(self, pipeline, opts=opts, clock_domain=domain)
 
         def _up5k_memories(self):
             """The UP5K's 30 block RAMs stay the accelerator's: the BIOS runs from the SPI flash
@@ -165,12 +172,14 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
             kB = 1024
             SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type=cpu_type,
                              cpu_variant=cpu_variant, integrated_rom_size=0, integrated_sram_size=0,
-                             timer_uptime=True)
+                             **core_kw)
             self.spram = Up5kSPRAM(size=128 * kB)
             self.bus.add_slave("psram", self.spram.bus, SoCRegion(size=128 * kB))
             base = self.bus.regions["psram"].origin
             self.bus.add_region("sram", SoCRegion(origin=base, size=64 * kB, linker=True))
             self.bus.add_region("main_ram", SoCRegion(origin=base + 64 * kB, size=64 * kB, linker=True))
+            if not with_flash:
+                return
             # single-bit SPI: the smallest flash PHY (the BIOS only boots from it)
             self.add_spi_flash(mode="1x", module=W25Q128JV(Codes.READ_1_1_1), with_master=False)
             self.bus.add_region("rom", SoCRegion(origin=self.bus.regions["spiflash"].origin + BIOS_FLASH_OFFSET,
