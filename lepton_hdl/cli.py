@@ -427,9 +427,12 @@ def fit_table(pipe, board) -> str:
                      f"{n.op.cycles(n.params):8d} {b.LUT:7d} {b.FF:7d} {b.BRAM:5d} {b.DSP:4d}")
     t = est.total
     total = ", ".join(f"{k} {t[k]:,}/{fit.available[k]:,}" for k in ("LUT", "FF", "BRAM", "DSP"))
+    # what the fit compares (resources.Estimate.placed): iCE40 logic cells, ECP5 LUTs as placed
     if est.family == "ice40":
-        # an iCE40 fit counts logic cells (resources.Estimate.fits)
-        total = f"LC {int(1.1 * (t['LUT'] + t['FF'])):,}/{fit.available['LUT']:,} (1.1 x (LUT + FF)), " + total.split(", ", 2)[2]
+        total = f"LC {est.placed:,}/{fit.available['LUT']:,} (1.1 x (LUT + FF)), " + total.split(", ", 2)[2]
+    elif est.family == "ecp5":
+        total = (f"LUT {est.placed:,}/{fit.available['LUT']:,} (as placed: {t['LUT']:,} + FF/4), "
+                 + total.split(", ", 1)[1])
     lines.append(f"total: {total} ({'logic cells' if est.family == 'ice40' else 'LUTs'} to "
                  f"{100 * fit.max_fraction:.0f}% of the chip{', less the SoC' if fit.soc else ''})")
     return "\n".join(lines)

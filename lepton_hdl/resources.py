@@ -426,20 +426,26 @@ class Estimate:
         out = {k: sum(getattr(b, k) for b in self.blocks) for k in KINDS + ("mult", "mem_bits")}
         return out
 
-    def fits(self, available: dict, utilisation: float = 1.0) -> list:
-        """What does not fit ``available`` (``{'LUT', 'FF', 'BRAM', 'DSP'}``): a list of
-        ``(kind, need, have)``."""
-        t = dict(self.total)
+    @property
+    def placed(self) -> int:
+        """The LUT figure the fit check compares with the chip's: iCE40 logic cells, ECP5 LUTs
+        as nextpnr places them."""
+        t = self.total
         if self.family == Family.ICE40.value:
             # an iCE40 logic cell holds one LUT and one flip-flop, and nextpnr pairs few of
             # them: the cells used are about 1.1 x (LUTs + FFs) (digits, measured: 6,078 cells
             # for 5,496 and 4,064 for 3,792 by this estimate: 1.11 and 1.07)
-            t["LUT"] = int(1.1 * (t["LUT"] + t["FF"]))
-        elif self.family == Family.ECP5.value:
-            # the LUTs nextpnr places (TRELLIS_COMB, what the chip's count limits) exceed the Yosys
-            # figure the estimate is calibrated on by about a quarter of the flip-flops
-            # (ECP5_FF_COMB)
-            t["LUT"] = int(t["LUT"] + ECP5_FF_COMB * t["FF"])
+            return int(1.1 * (t["LUT"] + t["FF"]))
+        if self.family == Family.ECP5.value:
+            # the LUTs nextpnr places (TRELLIS_COMB, what the chip's count limits) exceed the
+            # Yosys figure the estimate is calibrated on by about a quarter of the flip-flops
+            return int(t["LUT"] + ECP5_FF_COMB * t["FF"])
+        return t["LUT"]
+
+    def fits(self, available: dict, utilisation: float = 1.0) -> list:
+        """What does not fit ``available`` (``{'LUT', 'FF', 'BRAM', 'DSP'}``): a list of
+        ``(kind, need, have)``; LUTs as ``placed``."""
+        t = dict(self.total, LUT=self.placed)
         out = []
         for k in KINDS:
             have = int(available.get(k, 0) * (utilisation if k == "LUT" else 1.0))
