@@ -95,6 +95,11 @@ def main():
     print("  the accelerator alone ...", file=sys.stderr, flush=True)
     opts = flow.build_options(board, soc=True)
     alone = synth_graph(pipe.graph, board.family, opts.dsp_tiles, str(root / "accelerator-alone"))
+    print("  the pipeline block by block ...", file=sys.stderr, flush=True)
+    from lepton_hdl.platforms.jobs import synth_block
+    blocks = [(n.label, type(n.op).__name__, synth_block(n.params, board.family, opts.dsp_tiles,
+                                                           str(root / "blocks" / n.name)))
+              for n in pipe.graph.nodes if n.params is not None and n.op.lowered and not n.op.passthrough]
     whole = rows["whole"][1]
     keys = ("LUT", "FF", "BRAM", "DSP")
     lut = "LUT4" if board.family == "ice40" else "LUT (Yosys units)"
@@ -111,6 +116,9 @@ def main():
     lines.append("| of which DMA, CSRs, converters | " + " | ".join(f"{whole[k] - acc[k] - alone[k]:,}" for k in keys)
                  + " |")
     lines.append("| the SoC without the accelerator | " + " | ".join(f"{acc[k]:,}" for k in keys) + " |")
+    lines += ["", "The pipeline block by block (each synthesized alone, so a little more than in the whole):", "",
+              f"| block | op | {lut} | FF | BRAM | DSP |", "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {label} | {op} | " + " | ".join(f"{r[k]:,}" for k in keys) + " |" for label, op, r in blocks]
     text = "\n".join(lines) + "\n"
     Path(a.md).write_text(text)
     (root / "parts.json").write_text(json.dumps({k: v[1] for k, v in rows.items()} | {"alone": alone}, indent=1))
