@@ -37,15 +37,15 @@ def points(pipe, fit) -> list:
         seen.add(cyc)
         est = fit.estimate(cand)
         tot = est.total
-        out.append(dict(cycles=cyc, LUT=tot["LUT"], FF=tot["FF"], BRAM=tot["BRAM"], DSP=tot["DSP"],
+        out.append(dict(cycles=cyc, LUT=tot["LUT"], FF=tot["FF"], placed=est.placed, BRAM=tot["BRAM"], DSP=tot["DSP"],
                         mult=tot["mult"], fits=not est.fits(fit.available, fit.utilisation), graph=cand))
     return out
 
 
 def pareto(pts) -> list:
-    """Indices of the points no other point beats or equals in every one of cycles, LUT, BRAM
-    and DSP tiles while beating it in one."""
-    keys = ("cycles", "LUT", "BRAM", "DSP")
+    """Indices of the points no other point beats or equals in every one of cycles, LUTs as
+    placed (what a fit compares, ``Estimate.placed``), BRAM and DSP tiles while beating it in one."""
+    keys = ("cycles", "placed", "BRAM", "DSP")
     front = []
     for i, p in enumerate(pts):
         dominated = any(all(q[k] <= p[k] for k in keys) and any(q[k] < p[k] for k in keys)
@@ -55,25 +55,30 @@ def pareto(pts) -> list:
     return front
 
 
+# the y axis: what a board's fit compares (``resources.Estimate.placed``)
+PLACED_LABEL = {"ecp5": "LUTs as nextpnr places them (estimate: LUT + FF/4)",
+                "ice40": "logic cells (estimate: 1.1 x (LUT + FF))"}
+
+
 def plot(pts, front, chosen, board, fit, path: Path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
     xs = [p["cycles"] for p in pts]
-    ax.scatter(xs, [p["LUT"] for p in pts], s=14, c="#bbbbbb", label="balanced foldings")
+    ax.scatter(xs, [p["placed"] for p in pts], s=14, c="#bbbbbb", label="balanced foldings")
     fr = sorted(front, key=lambda i: pts[i]["cycles"])
-    ax.plot([pts[i]["cycles"] for i in fr], [pts[i]["LUT"] for i in fr], "o-", c="#1f77b4", ms=4, label="Pareto front")
+    ax.plot([pts[i]["cycles"] for i in fr], [pts[i]["placed"] for i in fr], "o-", c="#1f77b4", ms=4, label="Pareto front")
     lim = fit.available["LUT"] * fit.utilisation
     ax.axhline(lim, ls="--", c="#d62728", lw=1,
-               label=f"{board.name}: {int(lim):,} LUT ({fit.max_fraction:.0%} of the chip{', less the SoC' if fit.soc else ''})")
+               label=f"{board.name}: {int(lim):,} {'LC' if board.family == 'ice40' else 'LUT'} ({fit.max_fraction:.0%} of the chip{', less the SoC' if fit.soc else ''})")
     if chosen is not None:
         c = pts[chosen]
-        ax.scatter([c["cycles"]], [c["LUT"]], s=120, marker="*", c="#2ca02c", zorder=5,
+        ax.scatter([c["cycles"]], [c["placed"]], s=120, marker="*", c="#2ca02c", zorder=5,
                    label=f"--board picks: {c['cycles']:,} cycles, {c['DSP']} DSP, {c['BRAM']} BRAM")
     ax.set_xscale("log")
     ax.set_xlabel(f"cycles/frame (frames/s = {board.target_mhz:g} MHz / cycles)")
-    ax.set_ylabel(f"LUTs (estimate, {board.family})")
+    ax.set_ylabel(PLACED_LABEL.get(str(board.family), "LUTs (estimate)"))
     ax.set_title(f"{board.name}: speed against LUTs, DSP tiles filled first ({fit.available['DSP']} for the accelerator)",
                  fontsize=9)
     ax.grid(True, which="both", lw=0.3)
@@ -84,13 +89,14 @@ def plot(pts, front, chosen, board, fit, path: Path):
 
 
 def table(pts, front, chosen, board, measured=None) -> str:
-    lines = ["| cycles/frame | frames/s at {0:g} MHz | multipliers | LUT | FF | BRAM | DSP | fits | front |".format(board.target_mhz)
+    lines = ["| cycles/frame | frames/s at {0:g} MHz | multipliers | LUT | FF | {1} | BRAM | DSP | fits | front |".format(
+             board.target_mhz, "LC (1.1 x (LUT + FF))" if board.family == "ice40" else "LUT as placed (LUT + FF/4)")
              + (" measured LUT | measured BRAM | measured DSP | Fmax (MHz) |" if measured else ""),
-             "|---:|---:|---:|---:|---:|---:|---:|---|---|" + ("---:|---:|---:|---:|" if measured else "")]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|" + ("---:|---:|---:|---:|" if measured else "")]
     for i, p in enumerate(pts):
         if i not in front and i != chosen:
             continue
-        row = (f"| {p['cycles']:,} | {board.target_mhz * 1e6 / p['cycles']:,.0f} | {p['mult']} | {p['LUT']:,} | {p['FF']:,} | "
+        row = (f"| {p['cycles']:,} | {board.target_mhz * 1e6 / p['cycles']:,.0f} | {p['mult']} | {p['LUT']:,} | {p['FF']:,} | {p['placed']:,} | "
                f"{p['BRAM']} | {p['DSP']} | {'yes' if p['fits'] else 'no'} | {'**picked**' if i == chosen else 'yes'} |")
         if measured:
             m = measured.get(i)
