@@ -171,9 +171,11 @@ def _critical(paths):
     return dict(from_cell=src, to_cell=dst, delay_ns=sum(s.get("delay", 0) for s in steps))
 
 
-# nextpnr-ecp5's router: router2 (measured: ResNet-8's ULX3S SoC, 274,604 arcs at 67% of the
-# LUTs, had router1 at 227,000 arcs still to route after ten minutes and slowing, as the
-# previous release's build at 90% never converged)
+# nextpnr-ecp5's router for SoC builds: router2 (measured: ResNet-8's ULX3S SoC, 274,604 arcs
+# at 67% of the LUTs, had router1 at 227,000 arcs still to route after ten minutes and slowing,
+# as the previous release's build at 90% never converged). Accelerator-alone builds keep
+# router1: router2 failed to route DS-CNN's clock pin to the global network on the Colorlight
+# i5 (no PLL: "Failed to route arc 0.0 of net 'sys_clk$TRELLIS_IO_IN'", seed 1)
 ECP5_ROUTER = ("--router", "router2")
 
 
@@ -184,7 +186,7 @@ def _pnr_commands(board: Board, seed: int, tag: str = "") -> tuple:
         pnr = tool("nextpnr-ecp5") + [f"--{board.device}", "--package", board.package, "--speed", board.speed,
                                       "--json", "top.json", "--textcfg", f"top{tag}.config", "--freq",
                                       str(board.target_mhz), "--report", f"report_pnr{tag}.json", "--seed", str(seed),
-                                      "--lpf-allow-unconstrained", "--timing-allow-fail", *ECP5_ROUTER]
+                                      "--lpf-allow-unconstrained", "--timing-allow-fail"]
         pack = tool("ecppack") + ["--compress", f"top{tag}.config", f"top{tag}.bit"]
         return pnr, pack, f"top{tag}.bit"
     pnr = tool("nextpnr-ice40") + [f"--{board.device}", "--package", board.package, "--json", "top.json",
