@@ -28,8 +28,7 @@ class Conv2d(Module):
             # the window a chunk at a time, in the MAC array's step order; the skid buffer (a
             # beat wide) keeps the array's stall out of the ring's read address
             plan = chunk_plan(p)
-            self.submodules.window = win = ChannelWindow(p.in_shape, p.in_type, p.kernel, p.stride, p.padding, plan,
-                                                             async_below=opts.lutram_ring)
+            self.submodules.window = win = ChannelWindow(p.in_shape, p.in_type, p.kernel, p.stride, p.padding, plan)
             self.submodules.mac = mac = MACArray(p, opts, plan=plan)
             stages = [win]
             if opts.skid:

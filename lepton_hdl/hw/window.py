@@ -305,12 +305,9 @@ class ChannelWindow(Module):
     whole padded pixel). The reader starts an output row once ``max(kh, sh)`` of its rows
     are in the ring (the frame's last row: every row left in the frame, ``tail``) and releases
     them as it issues the row's last step, so it never waits at a row turn when the writer is
-    ahead. A bank is read synchronously at the next step's address, or asynchronously at the
-    current step's: a bank of one word a row (its reader may need a word in the cycle after it
-    is written), and a bank shallower than ``async_below`` words (distributed RAM: its address
-    then comes from the step's registers alone, not through the next-step logic; measured, that
-    path bounded DS-CNN on the Colorlight i5 at 63.7 MHz). The beat is registered as it is
-    issued, so both give the same beats on the same cycles.
+    ahead. A bank is read synchronously at the next step's address, or (a bank of one word a
+    row: its reader may need a word in the cycle after it is written) asynchronously at the
+    current step's; the beat is registered as it is issued.
     """
 
     @staticmethod
@@ -321,10 +318,8 @@ class ChannelWindow(Module):
         Hp, Wp = padded_shape[:2]
         return _channel_period(Hp, Wp, tuple(kernel), tuple(stride), steps, chunks)
 
-    def __init__(self, in_shape, typ: IntType, kernel, stride, padding, plan: ChunkPlan, pad_value: int = 0,
-                 async_below: int = 0):
+    def __init__(self, in_shape, typ: IntType, kernel, stride, padding, plan: ChunkPlan, pad_value: int = 0):
         H, W, C = in_shape
-        self.async_below = async_below
         self.padding = tuple(padding)
         self.g = g = RingGeometry((H + 2 * padding[0], W + 2 * padding[1], C), kernel, stride)
         self.plan = plan
@@ -449,7 +444,7 @@ class ChannelWindow(Module):
                       top.eq(top_n)]
         # the banks: bank b's word for the output row at slot rslot, column col, chunk k; a
         # synchronous port gets the next state's address (its data is then the current state's)
-        current = g.Wp * NK == 1 or depth < self.async_below
+        current = g.Wp * NK == 1
         chunk, chunk_n = plan.chunk(n, c), plan.chunk(n_n, c_n)
         rdata = []
         for b in range(K):
