@@ -192,14 +192,13 @@ def main():
     def run_all(fn, todo):
         if not args.reuse:
             return jobs.run_all(cl, fn, todo, log=log)
-        from lepton_hdl.platforms.flow import YOSYS_UNITS
+        from lepton_hdl.platforms.flow import yosys_units
         out = {}
         for key, a in todo.items():
             st = Path(a["out_dir"]) / "stat.json"
             if st.exists():
                 cells = json.loads(st.read_text())["design"]["num_cells_by_type"]
-                out[key] = {k: sum(cells.get(c, 0) * w for c, w in YOSYS_UNITS[a["family"]][k].items())
-                            for k in YOSYS_UNITS[a["family"]]}
+                out[key] = yosys_units(cells, a["family"])
             else:
                 out[key] = {"error": "no earlier synthesis (--reuse)"}
         return out

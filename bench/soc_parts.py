@@ -40,34 +40,24 @@ def cells_of(log: str, top: str) -> dict:
     return {k: int(v) for v, k in re.findall(r"(\d+)\s+(SB_\w+|LUT4|CCU2C|TRELLIS_\w+|DP16KD|MULT18X18D)\b", st)}
 
 
-def summary(cells: dict, family: str) -> dict:
-    from lepton_hdl.platforms.flow import YOSYS_UNITS
-    return {k: sum(cells.get(c, 0) * w for c, w in units.items()) for k, units in YOSYS_UNITS[family].items()}
-
-
 def soc_variant(pipe, board, out: Path, kw: dict) -> dict:
     """Yosys on ``board``'s SoC with ``kw`` (``_soc_class`` arguments)."""
     from litex.soc.integration.builder import Builder
-    from lepton_hdl.hw.common import BOOTH_YOSYS, LOGIC_MULTIPLIERS
     from lepton_hdl.platforms import soc_build as sb
-    from lepton_hdl.platforms.flow import build_options
+    from lepton_hdl.platforms.flow import build_options, yosys_units
     from lepton_hdl.soc.sim import _redirect_output
     platform, tgt = sb._platform(board)
     sb._wrappers(out / "toolbin")
     sys_clk = int(50e6) if board.family == "ecp5" else int(24e6)
     soc = sb._soc_class(pipe, board, platform, tgt, build_options(board, soc=True), sys_clk, **kw)()
     g = out / "gateware"
-    g.mkdir(parents=True, exist_ok=True)
-    mults = g / "lepton_logic_multipliers.v"
-    mults.write_text("".join(t for _, t in sorted(LOGIC_MULTIPLIERS.items())) or "// none\n")
-    platform.add_source(str(mults))
-    platform.toolchain._yosys_cmds += ["hierarchy -top {build_name}", "proc", BOOTH_YOSYS]
+    sb.add_logic_multipliers(platform, g)
     with _redirect_output(out / "generate.log"):
         Builder(soc, output_dir=str(out), compile_software=False, compile_gateware=False).build(run=False)
     name = board.litex_boards
     subprocess.run(["yosys", "-q", "-l", "yosys.log", f"{name}.ys"], cwd=g, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return summary(cells_of((g / "yosys.log").read_text(), name), board.family)
+    return yosys_units(cells_of((g / "yosys.log").read_text(), name), board.family)
 
 
 def main():

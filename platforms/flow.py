@@ -313,11 +313,15 @@ def synth_stats(module, family: str, out_dir: Path, log=None) -> dict:
         (out_dir / "top.v").write_text(verilog)
         _synth_yosys(out_dir, synth, log)
     cells = json.loads((out_dir / "stat.json").read_text())["design"]["num_cells_by_type"]
-    units = YOSYS_UNITS[family]
-    out = {k: sum(cells.get(c, 0) * w for c, w in units[k].items()) for k in units}
+    out = yosys_units(cells, family)
     out["cells"] = cells
     out["synth_s"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def yosys_units(cells: dict, family: str) -> dict:
+    """``{'LUT', 'FF', 'BRAM', 'DSP'}`` of Yosys' cell counts for ``family`` (``YOSYS_UNITS``)."""
+    return {k: sum(cells.get(c, 0) * w for c, w in units.items()) for k, units in YOSYS_UNITS[family].items()}
 
 
 def _synth_yosys(out_dir: Path, synth: str, log):

@@ -297,14 +297,7 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
         f"log {out_dir / 'build.log'} (several minutes; an hour or more for a large model)")
     soc = _soc_class(pipeline, board, platform, tgt_mod, opts, sys_clk,
                      main_ram_size=fw.get("main_ram", SHARE_MAIN_RAM), firmware=fw["firmware"], accel_clk=accel_clk)()
-    # the accelerator's logic multipliers: their modules, and Yosys' booth pass on them before
-    # synthesis (hw.common.LOGIC_MULTIPLIERS)
-    from lepton_hdl.hw.common import BOOTH_YOSYS, LOGIC_MULTIPLIERS
-    (out_dir / "gateware").mkdir(parents=True, exist_ok=True)
-    mults = out_dir / "gateware" / "lepton_logic_multipliers.v"
-    mults.write_text("".join(text for _, text in sorted(LOGIC_MULTIPLIERS.items())) or "// none\n")
-    platform.add_source(str(mults))
-    platform.toolchain._yosys_cmds += ["hierarchy -top {build_name}", "proc", BOOTH_YOSYS]
+    add_logic_multipliers(platform, out_dir / "gateware")
     builder = Builder(soc, output_dir=str(out_dir), compile_software=True, compile_gateware=True)
     with _redirect_output(out_dir / "build.log"):
         builder.build(seed=seed)
@@ -330,6 +323,18 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
                 accel_fmax_mhz=clock_fmax(rep["clocks"], ACCEL_CLOCK_DOMAIN) if accel_clk else None,
                 resources=rep["resources"], estimate=est, cycles_per_frame=pipeline.bound_cycles,
                 demo=demo_rep, bitstream=bit, build_s=round(time.perf_counter() - t0, 1))
+
+
+def add_logic_multipliers(platform, gateware_dir: Path):
+    """The accelerator's logic multipliers in a LiteX build: their modules as a source, and Yosys'
+    booth pass on them before synthesis (``hw.common.LOGIC_MULTIPLIERS``). Call it after the SoC
+    (and so the pipeline) is generated."""
+    from lepton_hdl.hw.common import BOOTH_YOSYS, LOGIC_MULTIPLIERS
+    gateware_dir.mkdir(parents=True, exist_ok=True)
+    mults = gateware_dir / "lepton_logic_multipliers.v"
+    mults.write_text("".join(text for _, text in sorted(LOGIC_MULTIPLIERS.items())) or "// none\n")
+    platform.add_source(str(mults))
+    platform.toolchain._yosys_cmds += ["hierarchy -top {build_name}", "proc", BOOTH_YOSYS]
 
 
 def _check_same_map(first: Path, final: Path, fw: dict):
