@@ -414,6 +414,7 @@ def cmd_explore(args):
 def fit_table(pipe, board) -> str:
     """Per layer: the folding chosen for ``board`` and its estimate, and the totals against
     what the board leaves the accelerator."""
+    from .resources import PLACED_RULE
     est = pipe.estimate()
     fit = pipe.fit
     lines = [f"[fit] {board.name} ({'beside the SoC' if fit.soc else 'accelerator alone'}), {board.family}: "
@@ -428,11 +429,10 @@ def fit_table(pipe, board) -> str:
     t = est.total
     total = ", ".join(f"{k} {t[k]:,}/{fit.available[k]:,}" for k in ("LUT", "FF", "BRAM", "DSP"))
     # what the fit compares (resources.Estimate.placed): iCE40 logic cells, ECP5 LUTs as placed
-    if est.family == "ice40":
-        total = f"LC {est.placed:,}/{fit.available['LUT']:,} (1.1 x (LUT + FF)), " + total.split(", ", 2)[2]
-    elif est.family == "ecp5":
-        total = (f"LUT {est.placed:,}/{fit.available['LUT']:,} (as placed: {t['LUT']:,} + FF/4), "
-                 + total.split(", ", 1)[1])
+    if est.family in PLACED_RULE:
+        name = "LC" if est.family == "ice40" else "LUT"
+        total = (f"{name} {est.placed:,}/{fit.available['LUT']:,} ({PLACED_RULE[est.family]}), "
+                 + total.split(", ", 2 if name == "LC" else 1)[-1])
     lines.append(f"total: {total} ({'logic cells' if est.family == 'ice40' else 'LUTs'} to "
                  f"{100 * fit.max_fraction:.0f}% of the chip{', less the SoC' if fit.soc else ''})")
     return "\n".join(lines)

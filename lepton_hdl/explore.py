@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .passes.fifos import size_fifos
 from .passes.parallelism import assign_parallelism
+from .resources import PLACED_RULE
 
 
 def bound(g) -> int:
@@ -55,11 +56,6 @@ def pareto(pts) -> list:
     return front
 
 
-# the y axis: what a board's fit compares (``resources.Estimate.placed``)
-PLACED_LABEL = {"ecp5": "LUTs as nextpnr places them (estimate: LUT + FF/4)",
-                "ice40": "logic cells (estimate: 1.1 x (LUT + FF))"}
-
-
 def plot(pts, front, chosen, board, fit, path: Path):
     import matplotlib
     matplotlib.use("Agg")
@@ -78,7 +74,7 @@ def plot(pts, front, chosen, board, fit, path: Path):
                    label=f"--board picks: {c['cycles']:,} cycles, {c['DSP']} DSP, {c['BRAM']} BRAM")
     ax.set_xscale("log")
     ax.set_xlabel(f"cycles/frame (frames/s = {board.target_mhz:g} MHz / cycles)")
-    ax.set_ylabel(PLACED_LABEL.get(str(board.family), "LUTs (estimate)"))
+    ax.set_ylabel(PLACED_RULE.get(str(board.family), "LUTs") + " (estimate)")
     ax.set_title(f"{board.name}: speed against LUTs, DSP tiles filled first ({fit.available['DSP']} for the accelerator)",
                  fontsize=9)
     ax.grid(True, which="both", lw=0.3)
@@ -90,7 +86,7 @@ def plot(pts, front, chosen, board, fit, path: Path):
 
 def table(pts, front, chosen, board, measured=None) -> str:
     lines = ["| cycles/frame | frames/s at {0:g} MHz | multipliers | LUT | FF | {1} | BRAM | DSP | fits | front |".format(
-             board.target_mhz, "LC (1.1 x (LUT + FF))" if board.family == "ice40" else "LUT as placed (LUT + FF/4)")
+             board.target_mhz, PLACED_RULE.get(str(board.family), "LUT"))
              + (" measured LUT | measured BRAM | measured DSP | Fmax (MHz) |" if measured else ""),
              "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|" + ("---:|---:|---:|---:|" if measured else "")]
     for i, p in enumerate(pts):

@@ -413,6 +413,10 @@ FF_TERMS = ("ff", "ff_mem")
 # and 10,998 (0.31). Without it the fit check accepted the w8 folding, which placed at 103%.
 ECP5_FF_COMB = 0.25
 
+# how ``Estimate.placed`` counts, for tables, plots and messages
+PLACED_RULE = {Family.ICE40.value: "logic cells, 1.1 x (LUT + FF)",
+               Family.ECP5.value: f"LUTs as nextpnr places them, LUT + {ECP5_FF_COMB:g} x FF"}
+
 
 @dataclass
 class Estimate:
@@ -540,9 +544,8 @@ class BoardFit:
         est = self.estimate(g)
         what = self.over(est)
         if what:
-            cells = ("logic cells" if self.family is Family.ICE40 else
-                     "LUTs as nextpnr places them, a quarter of the flip-flops added,")
-            raise FitError(f"model does not fit {self.where}: {what} (estimate; {cells} to "
+            cells = PLACED_RULE.get(self.family.value, "LUTs")
+            raise FitError(f"model does not fit {self.where}: {what} (estimate; {cells}; to "
                            f"{100 * self.max_fraction:.0f}% of the chip, the most that places). Compile it for the board "
                            f"(--board picks the folding), fold it more (--target-cycles), use fewer bits (--bits, "
                            f"--a-bits), or a larger board.")
