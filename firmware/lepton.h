@@ -1,4 +1,6 @@
-/* Driver for the lepton_hdl accelerator (a LiteX peripheral: DMA + CSRs + done IRQ). */
+/* Driver for the lepton_hdl accelerator (a LiteX peripheral: DMA + CSRs + done IRQ, or the
+   CPU-fed stream port where the SoC has no room for DMA: the driver then pushes the input words
+   and pops the output words itself, from lepton_run to the end of lepton_wait). */
 #ifndef LEPTON_DRIVER_H
 #define LEPTON_DRIVER_H
 #include <stdint.h>
@@ -11,7 +13,7 @@ int lepton_wait(uint64_t timeout_cycles);
 /* Stop the running job at once (a timeout, a new request): the accelerator is reset, weights
    kept, and the next lepton_run is exact. Returns 0, or -1 if it did not complete. */
 int lepton_abort(void);
-/* Hold (1) or resume (0) the input DMA: a held job takes no new input, so its pipeline stalls
+/* Hold (1) or resume (0) the input DMA (the CPU-fed port: the driver's pushes): a held job takes no new input, so its pipeline stalls
    and lepton_wait times out if the hold outlasts it. */
 void lepton_pause(int on);
 /* Weights in RAM (a build compiled with --weights ram; LEPTON_PARAM_WORDS defined): load a
@@ -30,6 +32,6 @@ const char *lepton_strerror(int code);
 uint32_t lepton_hw_cycles(void);
 /* Element `i` of an output frame in DMA layout, sign-extended when the output is signed. */
 int32_t lepton_output(const uint32_t *frame, int i);
-/* Free-running cycle counter (LiteX timer uptime). */
+/* Free-running cycle counter (LiteX timer uptime; without it, timer0 free-running). */
 uint64_t cycles_now(void);
 #endif

@@ -238,8 +238,10 @@ int main(void) {
   {
     /* 4. Weights in RAM: another model's image loaded at run time, no new gateware, then the
        same images on it; a corrupted image must be refused, the loaded weights kept. */
+#ifndef CSR_LEPTON_PUSH_ADDR
     /* a frame started during a load is refused (status error), the load goes on: the image is
-       loaded here by hand once, a start issued at once; lepton_load_weights loads it again below */
+       loaded here by hand once, a start issued at once; lepton_load_weights loads it again below
+       (with DMA: the CPU-fed port's load takes its words from the driver) */
     lepton_ev_pending_write(lepton_ev_pending_read());
     lepton_src_write((uint32_t)(reload_image + reload_image[6]));   /* the payload, after the header */
     lepton_load_write(1);
@@ -251,6 +253,7 @@ int main(void) {
     printf("LEPTON-TEST start during a load: error=%lu loading=%lu, then the load finished done=%lu busy=%lu\n",
            (unsigned long)((st >> 2) & 1), (unsigned long)((st >> 3) & 1), (unsigned long)((st2 >> 1) & 1),
            (unsigned long)(st2 & 1));
+#endif
     uint64_t r0 = cycles_now();
     int rc = lepton_load_weights(reload_image, 4 * RELOAD_IMAGE_WORDS);
     uint64_t reload_cycles = cycles_now() - r0;

@@ -189,7 +189,8 @@ def cmd_soc(args):
         x = x[:n]
         y = None if y is None else y[:n]
         run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log, cpu=fit.cpu, memory=memory,
-                     accel_clock=accel_clock_hz(pipe, fit) is not None)
+                     accel_clock=accel_clock_hz(pipe, fit) is not None, port=fit.accel_port,
+                     soc_options=fit.soc_options)
         run.build_soc()
         check_boot_map(Path(args.boot), run)
         until = r"LEPTON-VERDICT"
@@ -199,7 +200,8 @@ def cmd_soc(args):
         # the SoC's CPU: the one the --fit board's SoC build uses
         run = SimRun(pipe, build_root=args.build_dir, images=len(x), log=log,
                      cpu=fit.cpu if fit else ("vexriscv", "standard"),
-                     accel_clock=fit is not None and accel_clock_hz(pipe, fit) is not None)
+                     accel_clock=fit is not None and accel_clock_hz(pipe, fit) is not None,
+                     port=fit.accel_port if fit else "dma", soc_options=fit.soc_options if fit else ())
         if run.accel_clock:
             log(f"[soc] the accelerator in its own clock domain, as the {fit.name} SoC has it "
                 f"({fit.accel_mhz:g} MHz there): asynchronous FIFOs on its input and output")

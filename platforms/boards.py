@@ -34,6 +34,11 @@ class Board:
     # SoC builds: the accelerator's own clock (MHz), behind asynchronous FIFOs, where it closes
     # faster than the CPU's system clock; None: the accelerator runs at the system clock
     accel_mhz: Optional[float] = None
+    # SoC builds: how the stream reaches the accelerator (``soc.integration.PORTS``): two DMA
+    # masters, or "csr", the CPU pushing and popping words (no bus master: the smallest SoC)
+    accel_port: str = "dma"
+    # SoC builds: further LiteX ``SoCCore`` arguments (parts the firmware does without)
+    soc_options: tuple = ()
 
     def __post_init__(self):
         object.__setattr__(self, "family", Family(self.family))
@@ -56,7 +61,9 @@ BOARDS = {
         "(115%); at w6/a5 it takes 4,064 LCs (77%) and keeps 96.4% test accuracy (float 97.5%). "
         "Its SoC runs SERV (bit-serial RV32I; its multiply/divide unit is not packaged): VexRiscv lite alone "
         "fills about 90% of the UP5K",
-        w_bits=6, a_bits=5, cpu=("serv", "standard"), openfpgaloader="icebreaker"),
+        w_bits=6, a_bits=5, cpu=("serv", "standard"), openfpgaloader="icebreaker",
+        # no DMA masters and no 64-bit uptime counter: the firmware widens timer0 instead
+        accel_port="csr", soc_options=(("timer_uptime", False),)),
 }
 
 

@@ -132,7 +132,7 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
     from litex.soc.integration.soc_core import SoCCore
     from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton
     cpu_type, cpu_variant = board.cpu
-    core_kw = {"timer_uptime": True, **(soc_kwargs or {})}
+    core_kw = {"timer_uptime": True, **dict(board.soc_options), **(soc_kwargs or {})}
 
     class BoardSoC(SoCCore):
         csr_map = dict(CSR_MAP)
@@ -159,7 +159,7 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
                 if firmware is not None:
                     self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
             if with_accel:
-                add_lepton(self, pipeline, opts=opts, clock_domain=domain)
+                add_lepton(self, pipeline, opts=opts, clock_domain=domain, port=board.accel_port)
 
         def _up5k_memories(self):
             """The UP5K's 30 block RAMs stay the accelerator's: the BIOS runs from the SPI flash

@@ -1,4 +1,5 @@
-"""The compiled pipeline as a LiteX peripheral: DMA in, DMA out, CSRs, an IRQ on done.
+"""The compiled pipeline as a LiteX peripheral: DMA in, DMA out, CSRs, an IRQ on done; or, on a
+SoC too small for two bus masters (the iCEBreaker), a CPU-fed stream port (``port="csr"``).
 
 Memory layout (what the firmware writes and reads):
 
@@ -30,6 +31,21 @@ load      W      weights in RAM only: write 1: load a weight image's payload (``
 ========  =====  ==========================================================
 
 ``status`` bit 3 (``loading``) is set while a load runs.
+
+The CPU-fed stream port (``port="csr"``) has no DMA engine and no bus master: ``src``, ``dst``
+and ``pause`` are gone, and the CPU moves the words itself, in the same memory layout:
+
+========  =====  ==========================================================
+push      W 32   one input word (a frame's words in order; a job's, or a load's payload) into
+                 the input FIFO (``PORT_FIFO_WORDS``); words pushed before ``start`` wait there,
+                 so a frame that fits the FIFO runs at the pipeline's own pace; a push into a
+                 full FIFO is dropped and sets ``error``
+pop       R 32   reading it takes the oldest output word from the output FIFO
+========  =====  ==========================================================
+
+``status`` bit 4 (``in_ready``): the input FIFO has room; bit 5 (``out_valid``): an output word
+waits. ``cycles`` counts from start to the last output word produced (in the output FIFO);
+done (busy drops, the event fires) once the CPU has popped every word of the job.
 """
 from __future__ import annotations
 
@@ -68,6 +84,9 @@ def padded_bits(bits: int, sub_word: bool = True, word: int = 32) -> int:
 OUT_FIFO_WORDS = 16
 # entries of each asynchronous FIFO when the pipeline has its own clock (``clock_domain``)
 CDC_DEPTH = 16
+# words of each FIFO of the CPU-fed stream port (``port="csr"``): a digits frame and its
+# output fit, so a one-frame job runs at the pipeline's pace once the CPU has pushed the frame
+PORT_FIFO_WORDS = 16
 # system cycles an abort holds the system side in reset before it waits for the pipeline's side
 ABORT_FLUSH_CYCLES = 8
 
@@ -120,7 +139,9 @@ class _Source:
 class LeptonAccelerator(LiteXModule):
     """The pipeline as a SoC peripheral: a DMA reader feeds input frames from memory, a DMA
     writer stores the outputs, CSRs start a job of N frames and report busy/done/error and the
-    cycles it took, a done event raises the IRQ.
+    cycles it took, a done event raises the IRQ. Without buses (``rd_bus``, ``wr_bus`` None) it
+    is the CPU-fed stream port instead: the CPU pushes input words and pops output words through
+    two CSRs (module docstring); no bus master, so it fits beside a CPU on the smallest chips.
 
     ``clock_domain``: the clock domain the pipeline runs in. ``"sys"`` (the default) is the
     CPU's; any other name puts the pipeline in that domain (the SoC's CRG must provide it),
@@ -128,9 +149,12 @@ class LeptonAccelerator(LiteXModule):
     accelerator faster than the CPU and its bus. CSRs, DMA and the cycle counter stay in
     ``sys`` (``cycles`` counts system cycles)."""
 
-    def __init__(self, core, layout: StreamLayout, rd_bus, wr_bus, clock_domain: str = "sys"):
+    def __init__(self, core, layout: StreamLayout, rd_bus=None, wr_bus=None, clock_domain: str = "sys"):
         self.cd = clock_domain
         self.cdc = clock_domain != "sys"
+        self.csr_port = rd_bus is None
+        if self.csr_port and (wr_bus is not None or self.cdc):
+            raise ValueError("the CPU-fed stream port has neither bus: pass no wr_bus, and run it in sys")
         if self.cdc and getattr(core, "params", None) is not None:
             raise ValueError("weights in RAM are loaded in the system clock domain: build the pipeline in it "
                              "(no separate accelerator clock)")
@@ -139,12 +163,20 @@ class LeptonAccelerator(LiteXModule):
         self.core = ClockDomainsRenamer(clock_domain)(core) if self.cdc else core
         self.core_reset = core.reset
         self.layout = layout
-        self.reader = ResetInserter()(WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16))
-        self.writer = ResetInserter()(WishboneDMAWriter(wr_bus, endianness="big"))
+        if self.csr_port:
+            # the input FIFO stands where the DMA reader's output was
+            self.reader = ResetInserter()(stream.SyncFIFO([("data", layout.word_bits)], PORT_FIFO_WORDS,
+                                                          buffered=True))
+            self.writer = None
+        else:
+            self.reader = ResetInserter()(WishboneDMAReader(rd_bus, endianness="big", fifo_depth=16))
+            self.writer = ResetInserter()(WishboneDMAWriter(wr_bus, endianness="big"))
         self.irq = Signal()
         self.add_csr()
         # # #
         self.busy, self.finish = Signal(), Signal()
+        self.error = Signal()
+        self.produced = Signal()           # CSR port: every output word of the job produced
         self.total_in, self.total_out = Signal(32), Signal(32)
         self.rd_count, self.wr_count = Signal(32), Signal(32)
         self.start = self._start.re & self._start.r[0]
@@ -159,7 +191,7 @@ class LeptonAccelerator(LiteXModule):
         # reset for a cycle and busy drops
         self.abort_req = Signal()
         self.abort = Signal()
-        idle = self.abort_req & ~rd_bus.cyc & ~wr_bus.cyc
+        idle = self.abort_req if self.csr_port else self.abort_req & ~rd_bus.cyc & ~wr_bus.cyc
         self.sync += If(self._abort.re & self._abort.r[0], self.abort_req.eq(1)).Elif(self.abort, self.abort_req.eq(0))
         self.add_ctrl()
         self.add_input()
@@ -168,7 +200,7 @@ class LeptonAccelerator(LiteXModule):
             self.comb += self.abort.eq(idle)
             self.comb += [self.core_reset.eq(self.abort)]
             self.comb += [m.reset.eq(self.abort) for m in (self.reader, self.writer, self.in_conv, self.out_conv,
-                                                            self.out_fifo)]
+                                                            self.out_fifo) if m is not None]
         else:
             self.add_cdc_abort(idle)
 
@@ -207,16 +239,23 @@ class LeptonAccelerator(LiteXModule):
 
     def add_csr(self):
         """The firmware interface (``firmware/lepton.c``), one register a line."""
-        self._src = CSRStorage(32, description="Byte address of the input frames.")
-        self._dst = CSRStorage(32, description="Byte address for the output frames.")
+        if not self.csr_port:
+            self._src = CSRStorage(32, description="Byte address of the input frames.")
+            self._dst = CSRStorage(32, description="Byte address for the output frames.")
         self._frames = CSRStorage(32, description="Frames to process.")
         self._start = CSR()
         self._abort = CSR()
-        self._status = CSRStatus(fields=[
-            CSRField("busy", size=1), CSRField("done", size=1), CSRField("error", size=1),
-            CSRField("loading", size=1)])
+        fields = [CSRField("busy", size=1), CSRField("done", size=1), CSRField("error", size=1),
+                  CSRField("loading", size=1)]
+        if self.csr_port:
+            fields += [CSRField("in_ready", size=1), CSRField("out_valid", size=1)]
+        self._status = CSRStatus(fields=fields)
         self._cycles = CSRStatus(32, description="Cycles from start to the last output word.")
-        self._pause = CSRStorage(1, description="1: the input DMA starts no new read; 0: it resumes.")
+        if self.csr_port:
+            self._push = CSR(32)
+            self._pop = CSR(32)
+        else:
+            self._pause = CSRStorage(1, description="1: the input DMA starts no new read; 0: it resumes.")
         if getattr(self.core, "params", None) is not None:
             self._load = CSR()
         self.ev = EventManager()
@@ -227,7 +266,7 @@ class LeptonAccelerator(LiteXModule):
         """Start (refused while busy or for zero frames: error), count cycles, finish."""
         L = self.layout
         busy = self.busy
-        done, error = Signal(), Signal()
+        done, error = Signal(), self.error
         cycles = Signal(32)
         self.comb += [
             self._status.fields.busy.eq(busy),
@@ -250,9 +289,12 @@ class LeptonAccelerator(LiteXModule):
                     busy.eq(1), self.loading.eq(1), done.eq(0), error.eq(0), cycles.eq(0), self.rd_count.eq(0),
                     self.wr_count.eq(0), self.ld_count.eq(0), self.total_in.eq(self.param_words), self.total_out.eq(0))
             ).Elif(busy,
-                cycles.eq(cycles + 1),
+                If(~self.produced, cycles.eq(cycles + 1)),
                 If(self.finish, busy.eq(0), done.eq(1), self.loading.eq(0)))
         ]
+        if self.csr_port:
+            # a push into a full input FIFO is lost: say so
+            self.sync += If(self._push.re & ~self.reader.sink.ready & ~self.abort, error.eq(1))
         if self.param_words:
             self.comb += self.core.params.restart.eq(self.load & ~busy)
 
@@ -260,12 +302,25 @@ class LeptonAccelerator(LiteXModule):
         """Addresses -> DMA reader -> 32-bit words -> pixels -> pipeline."""
         L, core, reader = self.layout, self.core, self.reader
         rd_count, total_in = self.rd_count, self.total_in
-        self.comb += [
-            reader.sink.valid.eq(self.busy & ~self.abort_req & ~self._pause.storage & (rd_count < total_in)),
-            reader.sink.address.eq(self._src.storage[log2_int(L.word_bytes):] + rd_count),
-            reader.sink.last.eq(rd_count == total_in - 1),
-        ]
-        self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
+        if self.csr_port:
+            # pushed words wait in the FIFO; a job (or load) takes its own count of them
+            fifo, reader = reader, stream.Endpoint([("data", L.word_bits)])
+            take = self.busy & ~self.abort_req & (rd_count < total_in)
+            self.comb += [
+                fifo.sink.valid.eq(self._push.re & ~self.abort_req), fifo.sink.data.eq(self._push.r),
+                self._status.fields.in_ready.eq(fifo.sink.ready),
+                reader.valid.eq(fifo.source.valid & take), reader.data.eq(fifo.source.data),
+                fifo.source.ready.eq(reader.ready & take),
+            ]
+            self.sync += If(reader.valid & reader.ready, rd_count.eq(rd_count + 1))
+            reader = _Source(reader)
+        else:
+            self.comb += [
+                reader.sink.valid.eq(self.busy & ~self.abort_req & ~self._pause.storage & (rd_count < total_in)),
+                reader.sink.address.eq(self._src.storage[log2_int(L.word_bytes):] + rd_count),
+                reader.sink.last.eq(rd_count == total_in - 1),
+            ]
+            self.sync += If(reader.sink.valid & reader.sink.ready, rd_count.eq(rd_count + 1))
         in_w = len(core.sink.data)
         if self.cdc:
             # pixels cross into the pipeline's clock domain
@@ -324,6 +379,21 @@ class LeptonAccelerator(LiteXModule):
             out_conv.sink.data.eq(core.source.data),
             core.source.ready.eq(out_conv.sink.ready),
             out_conv.source.connect(out_fifo.sink, omit={"last", "first"}),
+        ]
+        if self.csr_port:
+            # the CPU pops the words; wr_count counts them into the FIFO (the pipeline's side)
+            produced = (self.wr_count == self.total_out) & (self.rd_count == self.total_in)
+            self.comb += [
+                self._pop.w.eq(out_fifo.source.data),
+                out_fifo.source.ready.eq(self._pop.we),
+                self._status.fields.out_valid.eq(out_fifo.source.valid),
+                self.produced.eq(produced),
+                self.finish.eq(self.busy & produced & ~out_fifo.source.valid
+                               & (~self.loading | (self.ld_count == self.param_words))),
+            ]
+            self.sync += If(out_fifo.sink.valid & out_fifo.sink.ready, self.wr_count.eq(self.wr_count + 1))
+            return
+        self.comb += [
             writer.sink.valid.eq(out_fifo.source.valid & ~self.abort_req),
             writer.sink.data.eq(out_fifo.source.data),
             writer.sink.address.eq(self._dst.storage[log2_int(L.word_bytes):] + self.wr_count),

@@ -14,8 +14,11 @@ CSR_MAP = {"ctrl": 0, "identifier_mem": 1, "lepton": 2, "timer0": 3, "uart": 4}
 # the clock domain a board's (or the simulation's) CRG provides when the accelerator has its own clock
 ACCEL_CLOCK_DOMAIN = "accel"
 
+# how the stream reaches the pipeline: two DMA masters, or the CPU through two CSRs
+PORTS = ("dma", "csr")
 
-def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None, clock_domain="sys"):
+
+def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None, clock_domain="sys", port="dma"):
     """Add ``pipeline`` (a ``lepton_hdl.Pipeline``) as a DMA peripheral of ``soc``.
 
     Two Wishbone DMA masters (reader, writer) on the SoC's DMA bus, CSRs under ``name``, an
@@ -23,13 +26,19 @@ def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None, clock_dom
     ``HwOptions`` to generate the pipeline with (a board build's family and DSP tiles).
     ``clock_domain``: the pipeline's clock domain (``"sys"``, or one the SoC's CRG provides,
     ``ACCEL_CLOCK_DOMAIN``: the pipeline then runs at its own clock behind asynchronous FIFOs).
+    ``port``: ``"dma"``, or ``"csr"``: no bus master, the CPU pushes and pops the stream's words
+    through two CSRs (``soc.accel``; the firmware driver handles both).
     """
+    if port not in PORTS:
+        raise ValueError(f"port {port!r}: one of {', '.join(PORTS)}")
     inp, out = pipeline.input_node, pipeline.output_node
     layout = StreamLayout(inp.shape, inp.qtype.type.bits, out.shape, out.qtype.type.bits,
                           word_bits=soc.bus.data_width)
+    if port == "csr" and layout.word_bits != 32:
+        raise ValueError(f"the CPU-fed stream port moves 32-bit words: this SoC's bus is {layout.word_bits} bits")
     dma_bus = getattr(soc, "dma_bus", soc.bus)
     buses = []
-    for kind in ("reader", "writer"):
+    for kind in ("reader", "writer") if port == "dma" else ():
         bus = wishbone.Interface(data_width=soc.bus.data_width, address_width=soc.bus.address_width,
                                  addressing="word")
         dma_bus.add_master(name=f"{name}_dma_{kind}", master=bus)

@@ -62,7 +62,8 @@ class LeptonSimSoC(SoCCore):
     csr_map = dict(CSR_MAP)
 
     def __init__(self, pipeline, main_ram_size=64 * 1024, main_ram_init=None, cpu=("vexriscv", "standard"),
-                 rom_size=SIM_MEMORY["rom"], sram_size=SIM_MEMORY["sram"], bus_bits=32, accel_clock=False):
+                 rom_size=SIM_MEMORY["rom"], sram_size=SIM_MEMORY["sram"], bus_bits=32, accel_clock=False,
+                 port="dma", soc_options=()):
         platform = SimPlatform("SIM", _io)
         self.crg = CRG(platform.request("sys_clk"))
         clock_domain = "sys"
@@ -81,12 +82,12 @@ class LeptonSimSoC(SoCCore):
                          integrated_sram_size=sram_size,
                          integrated_main_ram_size=main_ram_size,
                          integrated_main_ram_init=main_ram_init or [0] * 16,
-                         timer_uptime=True)
+                         **{"timer_uptime": True, **dict(soc_options)})
         # (a main RAM init makes LiteX define CONFIG_MAIN_RAM_INIT: the BIOS does not memtest it)
         self.add_config("BIOS_NO_DELAYS")     # no serial-boot wait
         self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
         platform.add_debug(self, reset=0)     # SimFinish: firmware ends the simulation
-        add_lepton(self, pipeline, clock_domain=clock_domain)
+        add_lepton(self, pipeline, clock_domain=clock_domain, port=port)
 
 
 class _redirect_output:
@@ -238,8 +239,10 @@ class SimRun:
     the simulation's own, main RAM sized for ``images``)."""
 
     def __init__(self, pipeline, build_root="build/soc", images=20, log=print, jobs=2, cpu=("vexriscv", "standard"),
-                 memory=None, bus_bits=32, accel_clock=False):
+                 memory=None, bus_bits=32, accel_clock=False, port="dma", soc_options=()):
         self.pipeline = pipeline
+        self.port = port                # the accelerator's stream port (a board's accel_port)
+        self.soc_options = tuple(soc_options)   # a board's further SoCCore arguments
         self.accel_clock = bool(accel_clock)    # the accelerator in its own clock domain (a board's --accel-mhz)
         self.bus_bits = bus_bits        # the SoC bus (main RAM, DMA) width: 32, or wider for video
         self.cpu = tuple(cpu)
@@ -254,7 +257,7 @@ class SimRun:
             if n.params is not None:
                 key.update(params_digest(n.params))
             key.update(repr(sorted((k, v) for k, v in n.attrs.items() if k.endswith("fifo") or k.endswith("fifos"))).encode())
-        key.update(f"{sorted(self.memory.items())} {self.cpu} {self.bus_bits}".encode())
+        key.update(f"{sorted(self.memory.items())} {self.cpu} {self.bus_bits} {self.port} {self.soc_options}".encode())
         if self.accel_clock:
             key.update(b"accel_clock")
         for src in _generator_sources():
@@ -285,7 +288,8 @@ class SimRun:
         import logging
         logging.disable(logging.INFO)          # LiteX's INFO lines; warnings and errors still show
         soc = LeptonSimSoC(self.pipeline, main_ram_size=self.ram_size, cpu=self.cpu, rom_size=self.memory["rom"],
-                           sram_size=self.memory["sram"], bus_bits=self.bus_bits, accel_clock=self.accel_clock)
+                           sram_size=self.memory["sram"], bus_bits=self.bus_bits, accel_clock=self.accel_clock,
+                           port=self.port, soc_options=self.soc_options)
         sim_config = SimConfig()
         sim_config.add_clocker("sys_clk", freq_hz=SYS_CLK_FREQ)
         if self.accel_clock:
