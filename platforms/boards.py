@@ -62,8 +62,10 @@ BOARDS = {
         "Its SoC runs SERV (bit-serial RV32I; its multiply/divide unit is not packaged): VexRiscv lite alone "
         "fills about 90% of the UP5K",
         w_bits=6, a_bits=5, cpu=("serv", "standard"), openfpgaloader="icebreaker",
-        # no DMA masters and no 64-bit uptime counter: the firmware widens timer0 instead
-        accel_port="csr", soc_options=(("timer_uptime", False),)),
+        # no DMA masters, no 64-bit uptime counter (the firmware widens timer0 instead), no ctrl
+        # block (soft reset, scratch, bus error count), no bus timeout, no identifier string
+        accel_port="csr", soc_options=(("timer_uptime", False), ("with_ctrl", False), ("bus_timeout", None),
+                                       ("ident", ""))),
 }
 
 

@@ -100,6 +100,8 @@ def clock_fmax(clocks: dict, domain: str, target_mhz=None):
 
 # where the BIOS sits in an iCE40 board's SPI flash (after the bitstream), as litex-boards has it
 BIOS_FLASH_OFFSET = 0x40000
+# the flash's window on the bus: the READ command's 24-bit address space
+FLASH_WINDOW = 16 * 1024 * 1024
 
 
 # ECP5 block RAM as a 32-bit LiteX memory: a DP16KD holds 512 words of 36 bits, 2 KiB
@@ -132,7 +134,8 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
     from litex.soc.integration.soc_core import SoCCore
     from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton
     cpu_type, cpu_variant = board.cpu
-    core_kw = {"timer_uptime": True, **dict(board.soc_options), **(soc_kwargs or {})}
+    core_kw = {"ident": f"lepton_hdl {board.name}", "timer_uptime": True, **dict(board.soc_options),
+               **(soc_kwargs or {})}
 
     class BoardSoC(SoCCore):
         csr_map = dict(CSR_MAP)
@@ -152,7 +155,7 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
                 if firmware is not None:
                     from litex.soc.integration.common import get_mem_data
                     init = get_mem_data(str(firmware), data_width=32, endianness="little")
-                SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type=cpu_type,
+                SoCCore.__init__(self, platform, sys_clk, cpu_type=cpu_type,
                                  cpu_variant=cpu_variant, integrated_rom_size=BOARD_MEMORY["rom"],
                                  integrated_sram_size=BOARD_MEMORY["sram"], integrated_main_ram_size=main_ram_size,
                                  integrated_main_ram_init=init, **core_kw)
@@ -165,12 +168,10 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
             """The UP5K's 30 block RAMs stay the accelerator's: the BIOS runs from the SPI flash
             (execute in place, at ``BIOS_FLASH_OFFSET``), SRAM and main RAM are the 128 KiB of
             SPRAM (64 KiB each), as litex-boards' iCEBreaker target has them."""
-            from litespi.modules import W25Q128JV
-            from litespi.opcodes import SpiNorFlashOpCodes as Codes
             from litex.soc.cores.ram import Up5kSPRAM
             from litex.soc.integration.soc import SoCRegion
             kB = 1024
-            SoCCore.__init__(self, platform, sys_clk, ident=f"lepton_hdl {board.name}", cpu_type=cpu_type,
+            SoCCore.__init__(self, platform, sys_clk, cpu_type=cpu_type,
                              cpu_variant=cpu_variant, integrated_rom_size=0, integrated_sram_size=0,
                              **core_kw)
             self.spram = Up5kSPRAM(size=128 * kB)
@@ -180,8 +181,13 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
             self.bus.add_region("main_ram", SoCRegion(origin=base + 64 * kB, size=64 * kB, linker=True))
             if not with_flash:
                 return
-            # single-bit SPI: the smallest flash PHY (the BIOS only boots from it)
-            self.add_spi_flash(mode="1x", module=W25Q128JV(Codes.READ_1_1_1), with_master=False)
+            # the BIOS only runs from it: a read-only, single-line controller (soc.spiflash)
+            from lepton_hdl.soc.spiflash import SpiFlashXIP
+            self.spiflash = SpiFlashXIP(platform.request("spiflash"))
+            self.bus.add_slave("spiflash", self.spiflash.bus,
+                               SoCRegion(origin=self.mem_map.get("spiflash"), size=FLASH_WINDOW))
+            # it decodes the low 24 address bits
+            assert self.bus.regions["spiflash"].origin % FLASH_WINDOW == 0
             self.bus.add_region("rom", SoCRegion(origin=self.bus.regions["spiflash"].origin + BIOS_FLASH_OFFSET,
                                                  size=32 * kB, linker=True))
             self.cpu.set_reset_address(self.bus.regions["rom"].origin)

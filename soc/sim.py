@@ -75,14 +75,13 @@ class LeptonSimSoC(SoCCore):
             self.comb += cd.clk.eq(platform.request("accel_clk"))
             self.specials += AsyncResetSynchronizer(cd, ResetSignal("sys"))
         SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ, bus_data_width=bus_bits,
-                         ident="lepton_hdl simulation SoC",
                          cpu_type=cpu[0], cpu_variant=cpu[1],
                          uart_name="sim",
                          integrated_rom_size=rom_size,
                          integrated_sram_size=sram_size,
                          integrated_main_ram_size=main_ram_size,
                          integrated_main_ram_init=main_ram_init or [0] * 16,
-                         **{"timer_uptime": True, **dict(soc_options)})
+                         **{"ident": "lepton_hdl simulation SoC", "timer_uptime": True, **dict(soc_options)})
         # (a main RAM init makes LiteX define CONFIG_MAIN_RAM_INIT: the BIOS does not memtest it)
         self.add_config("BIOS_NO_DELAYS")     # no serial-boot wait
         self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
