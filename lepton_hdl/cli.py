@@ -446,8 +446,9 @@ def _board_defaults(args, board, soc=False):
     args.fit_board, args.fit_soc = board, soc
     if args.bits is None:                       # the board's precision unless told otherwise
         args.board_bits = (args.w_bits is None, args.a_bits is None)
-        args.w_bits = args.w_bits or board.w_bits
-        args.a_bits = args.a_bits or board.a_bits
+        w, a = board.soc_bits if soc and board.soc_bits else (board.w_bits, board.a_bits)
+        args.w_bits = args.w_bits or w
+        args.a_bits = args.a_bits or a
 
 
 def cmd_build(args):

@@ -512,13 +512,13 @@ class BoardFit:
     Call it on a graph; ``refuse`` raises the ``FitError`` naming what does not fit."""
 
     def __init__(self, board, soc: bool = False):
-        from .platforms.boards import MAX_UTILISATION, accel_limits
+        from .platforms.boards import accel_limits, max_utilisation
         self.board, self.soc = board, soc
         self.family = Family(board.family)
         # LUTs: the most of the chip that places, less the SoC's share (boards.accel_limits)
         self.available = accel_limits(board, soc)
         self.utilisation = 1.0
-        self.max_fraction = MAX_UTILISATION[self.family.value]
+        self.max_fraction = max_utilisation(board, soc)
         self.last = None
 
     def estimate(self, g) -> Estimate:

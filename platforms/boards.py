@@ -39,6 +39,9 @@ class Board:
     accel_port: str = "dma"
     # SoC builds: further LiteX ``SoCCore`` arguments (parts the firmware does without)
     soc_options: tuple = ()
+    # SoC builds: the default precision where it differs from the accelerator alone's (the SoC
+    # leaves the accelerator less room); None: w_bits/a_bits
+    soc_bits: Optional[tuple] = None
 
     def __post_init__(self):
         object.__setattr__(self, "family", Family(self.family))
@@ -65,13 +68,19 @@ BOARDS = {
         # no DMA masters, no 64-bit uptime counter (the firmware widens timer0 instead), no ctrl
         # block (soft reset, scratch, bus error count), no bus timeout, no identifier string
         accel_port="csr", soc_options=(("timer_uptime", False), ("with_ctrl", False), ("bus_timeout", None),
-                                       ("ident", ""))),
+                                       ("ident", "")),
+        # beside SERV, digits fits at w4/a4 (95.0% on the held-out digits, float 97.5%)
+        soc_bits=(4, 4)),
 }
 
 
 # nextpnr fails to place the UP5K above about 85% (measured: w6/a6 digits, 87%, does not place
 # with either placer; w6/a5, 77%, places and routes)
 MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
+# SoC builds where the measured limit differs: the iCEBreaker SoC (SERV, digits w4/a4) places
+# and routes at 89% of the UP5K's logic cells on nextpnr seeds 1, 2 and 3 (its CPU, flash and
+# UART logic packs better than an accelerator alone)
+MAX_UTILISATION_SOC = {"ice40": 0.90}
 
 # What the SoC itself takes (CPU, BIOS ROM, SRAM, main RAM, UART, timer, the accelerator's DMA
 # masters and CSRs), per family: measured on the Colorlight i5 as SoC build minus
@@ -80,11 +89,13 @@ MAX_UTILISATION = {"ice40": 0.85, "ecp5": 0.95}
 # 32x32 multiplier takes 4 MULT18X18D (measured: a Colorlight i5 SoC whose accelerator held 25
 # tiles placed 29).
 SOC_SHARE = {Family.ECP5: dict(LUT=8750, FF=2600, BRAM=33, DSP=4),
-             # SERV, SPI flash (BIOS in place), SPRAM main RAM, UART, timer, DMA, CSRs; LUT counts
-             # logic cells (what an iCE40 fit compares). Measured on the iCEBreaker: the SoC with
-             # zoo tiny_factory's accelerator (10 multipliers) takes 5,474 LCs (nextpnr), the same
-             # accelerator alone 2,069; flip-flops 2,558 against 975 (Yosys); 9 against 6 RAMs
-             Family.ICE40: dict(LUT=3405, FF=1583, BRAM=3, DSP=0)}
+             # SERV, the flash controller (BIOS in place), SPRAM main RAM, UART, timer, the
+             # CPU-fed stream port and its FIFOs; LUT counts logic cells (what an iCE40 fit
+             # compares), as the SoC measured minus its accelerator's estimate (resources
+             # Estimate.placed), so that estimate + share is the SoC's count: digits w4/a4, 9
+             # multipliers, 4,703 LCs by nextpnr (seeds 1-3) for an estimate of 3,370; flip-flops
+             # and RAMs from Yosys (bench/soc_parts.md: the SoC without the accelerator)
+             Family.ICE40: dict(LUT=1333, FF=1000, BRAM=7, DSP=0)}
 
 
 def accel_resources(board: Board, soc: bool = False) -> dict:
@@ -105,8 +116,14 @@ def accel_limits(board: Board, soc: bool = False) -> dict:
     flip-flops, block RAM and DSP tiles as ``accel_resources``."""
     have = accel_resources(board, soc)
     share = SOC_SHARE.get(board.family, {}) if soc else {}
-    have["LUT"] = max(0, int(board.available["LUT"] * MAX_UTILISATION[board.family.value]) - share.get("LUT", 0))
+    have["LUT"] = max(0, int(board.available["LUT"] * max_utilisation(board, soc)) - share.get("LUT", 0))
     return have
+
+
+def max_utilisation(board: Board, soc: bool = False) -> float:
+    """The most of ``board``'s LUTs (iCE40: logic cells) that places, measured."""
+    fam = board.family.value
+    return MAX_UTILISATION_SOC.get(fam, MAX_UTILISATION[fam]) if soc else MAX_UTILISATION[fam]
 
 
 def get(name: str) -> Board:
