@@ -229,8 +229,9 @@ def board_firmware(pipeline, board: Board, out_dir: Path, demo, log=print, accel
     from lepton_hdl.soc.sim import _redirect_output, build_firmware, firmware_extent
     out_dir = Path(out_dir).resolve()
     if board.family != "ecp5":
-        return dict(firmware=None, reason=f"{board.name}: the demo boots from block RAM on ECP5 boards only; "
-                                          "load it with litex_term --kernel")
+        return dict(firmware=None, reason=f"{board.name}: main RAM is SPRAM, which a bitstream cannot fill: the "
+                                          f"BIOS (in the flash at {hex(BIOS_FLASH_OFFSET)}) boots firmware over the "
+                                          "UART (litex_term --kernel); this build makes no demo firmware for it yet")
     budget = main_ram_budget(pipeline, board)
     x, labels, names = demo
     logging.disable(logging.INFO)
@@ -321,9 +322,15 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
                     main_ram_bytes=fw.get("main_ram"), boots="demo" if fw["firmware"] else "bios",
                     note=fw.get("reason"))
     bit = str(bits[0]) if bits else None
-    demo_rep["load"] = [f"openFPGALoader --board {board.openfpgaloader or board.name} {bit}",
-                        f"litex_term /dev/ttyUSB0 --kernel {fw['firmware'] or 'firmware.bin'}"]
+    ofl = f"openFPGALoader --board {board.openfpgaloader or board.name}"
+    if board.family == "ice40":
+        # the bitstream and the BIOS both go to the flash (the BIOS runs there in place)
+        demo_rep["load"] = [f"{ofl} -f {bit}", f"{ofl} -f -o {hex(BIOS_FLASH_OFFSET)} {flash['bios']}",
+                            "litex_term /dev/ttyUSB1 --kernel firmware.bin"]
+    else:
+        demo_rep["load"] = [f"{ofl} {bit}", f"litex_term /dev/ttyUSB0 --kernel {fw['firmware'] or 'firmware.bin'}"]
     return dict(board=board.name, kind="soc", model=pipeline.name, cpu=f"{cpu_type} {cpu_variant}", **flash,
+                accel_port=board.accel_port,
                 sys_clk_mhz=sys_clk / 1e6, target_mhz=sys_clk / 1e6, fmax_mhz=sys_fmax, seeds={str(seed): sys_fmax},
                 clocks=rep["clocks"], accel_clk_mhz=accel_clk / 1e6 if accel_clk else None,
                 accel_fmax_mhz=clock_fmax(rep["clocks"], ACCEL_CLOCK_DOMAIN) if accel_clk else None,
