@@ -28,6 +28,7 @@ ROWS = [
     ("digits", "digits", "ulx3s", "soc", []),
     ("digits", "digits", "icebreaker", "accel", ["--accel-only", "--seed", "1,2,3"]),
     ("digits_qat", "digits_qat", "icebreaker", "accel", ["--accel-only", "--seed", "1,2,3"]),
+    ("digits", "digits", "icebreaker", "soc", []),
     ("resnet8", RESNET8, "ulx3s", "soc", ["--images", "1"]),
     # w6/a6 at 160,000 cycles: at w8 that folding places at 103% of the LUTs (nextpnr)
     ("dscnn", DSCNN, "colorlight_i5", "accel", ["--accel-only", "--bits", "6", "--target-cycles", "160000",

@@ -25,8 +25,9 @@ sys.path.insert(0, str(HERE.parent))
 # (variant, what is left out, _soc_class arguments)
 VARIANTS = [
     ("whole", "-", {}),
-    ("no-accelerator", "the accelerator peripheral (pipeline, DMA, CSRs)", dict(with_accel=False)),
-    ("no-flash", "the SPI flash (the BIOS runs from it in place)", dict(with_flash=False)),
+    ("no-accelerator", "the accelerator peripheral (pipeline, DMA engines or stream port, CSRs)",
+     dict(with_accel=False)),
+    ("no-flash", "the SPI flash controller (the BIOS runs from it in place)", dict(with_flash=False)),
     ("no-timer", "the timer (with its uptime counter)", dict(soc_kwargs=dict(with_timer=False, timer_uptime=False))),
     ("no-uptime", "the timer's 64-bit uptime counter", dict(soc_kwargs=dict(timer_uptime=False))),
     ("no-uart", "the UART", dict(soc_kwargs=dict(with_uart=False))),
@@ -79,7 +80,12 @@ def main():
     pipe = lepton_hdl.compile(spec.model, spec.samples, bits=a.bits, max_multipliers=a.max_multipliers)
     root = Path(a.build_dir).resolve() / f"{board.name}-{spec.name}"
     rows = {}
+    off = dict(board.soc_options)
     for name, what, kw in VARIANTS:
+        soc_kw = kw.get("soc_kwargs", {})
+        if soc_kw and all(k in off and off[k] == v for k, v in soc_kw.items()):
+            rows[name] = (what, None)          # the board's SoC leaves it out already
+            continue
         print(f"  {name} ...", file=sys.stderr, flush=True)
         rows[name] = (what, soc_variant(pipe, board, root / name, kw))
     print("  the accelerator alone ...", file=sys.stderr, flush=True)
@@ -99,11 +105,13 @@ def main():
              f"| part | {lut} | FF | BRAM | DSP |", "|---|---:|---:|---:|---:|",
              "| the whole SoC | " + " | ".join(f"{whole[k]:,}" for k in keys) + " |"]
     for name, (what, r) in rows.items():
-        if name != "whole":
+        if name != "whole" and r is None:
+            lines.append(f"| {what}: not in this board's SoC (`Board.soc_options`) | - | - | - | - |")
+        elif name != "whole":
             lines.append(f"| {what} | " + " | ".join(f"{whole[k] - r[k]:,}" for k in keys) + " |")
     acc = rows["no-accelerator"][1]
     lines.append("| of which the pipeline alone | " + " | ".join(f"{alone[k]:,}" for k in keys) + " |")
-    lines.append("| of which DMA, CSRs, converters | " + " | ".join(f"{whole[k] - acc[k] - alone[k]:,}" for k in keys)
+    lines.append(f"| of which {'the stream port' if board.accel_port == 'csr' else 'DMA engines'}, CSRs, converters | " + " | ".join(f"{whole[k] - acc[k] - alone[k]:,}" for k in keys)
                  + " |")
     lines.append("| the SoC without the accelerator | " + " | ".join(f"{acc[k]:,}" for k in keys) + " |")
     lines += ["", "The pipeline block by block (each synthesized alone, so a little more than in the whole):", "",
@@ -111,7 +119,8 @@ def main():
     lines += [f"| {label} | {op} | " + " | ".join(f"{r[k]:,}" for k in keys) + " |" for label, op, r in blocks]
     text = "\n".join(lines) + "\n"
     Path(a.md).write_text(text)
-    (root / "parts.json").write_text(json.dumps({k: v[1] for k, v in rows.items()} | {"alone": alone}, indent=1))
+    (root / "parts.json").write_text(json.dumps({k: v[1] for k, v in rows.items() if v[1] is not None}
+                                                | {"alone": alone}, indent=1))
     print(text)
     return 0
 

@@ -134,8 +134,10 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
     from litex.soc.integration.soc_core import SoCCore
     from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton
     cpu_type, cpu_variant = board.cpu
-    core_kw = {"ident": f"lepton_hdl {board.name}", "timer_uptime": True, **dict(board.soc_options),
-               **(soc_kwargs or {})}
+    from lepton_hdl.soc.integration import add_reset_ctrl, soc_core_options
+    options, reset_ctrl = soc_core_options(board.soc_options)
+    core_kw = {"ident": f"lepton_hdl {board.name}", "timer_uptime": True, **options, **(soc_kwargs or {})}
+    reset_ctrl = reset_ctrl and core_kw.get("with_ctrl") is False
 
     class BoardSoC(SoCCore):
         csr_map = dict(CSR_MAP)
@@ -161,6 +163,8 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
                                  integrated_main_ram_init=init, **core_kw)
                 if firmware is not None:
                     self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
+            if reset_ctrl:
+                add_reset_ctrl(self)
             if with_accel:
                 add_lepton(self, pipeline, opts=opts, clock_domain=domain, port=board.accel_port)
 
@@ -312,6 +316,13 @@ def build_soc_bitstream(pipeline, board: Board, out_dir: Path, log=print, demo=N
         _check_same_map(out_dir / "firmware-headers" / "csr.csv", out_dir / "csr.csv", fw)
     text = (out_dir / "build.log").read_text(errors="replace")
     rep = parse_nextpnr_log(text, board)
+    if board.family == "ice40" and "FF" in rep["resources"]:
+        # nextpnr counts iCE40 logic cells (LUT + FF pairs); the flip-flops are in the netlist
+        from .flow import _count_cells
+        nets = sorted((out_dir / "gateware").glob("*.json"))
+        if nets:
+            rep["resources"]["FF"] = dict(used=_count_cells(nets[0], "SB_DFF", prefix=True),
+                                          available=board.available["FF"])
     from lepton_hdl.soc.integration import ACCEL_CLOCK_DOMAIN
     sys_fmax = clock_fmax(rep["clocks"], "sys", sys_clk / 1e6) or rep["fmax_mhz"]
     bits = sorted((out_dir / "gateware").glob("*.bit")) + sorted((out_dir / "gateware").glob("*.bin"))

@@ -18,6 +18,27 @@ ACCEL_CLOCK_DOMAIN = "accel"
 PORTS = ("dma", "csr")
 
 
+def soc_core_options(options) -> tuple:
+    """A board's SoC options (``Board.soc_options``) as ``SoCCore`` arguments, and whether the
+    ctrl block is to be its reset and bus error count alone (``("ctrl", "reset")``: no scratch
+    register; ``add_reset_ctrl`` after ``SoCCore.__init__``)."""
+    kw = dict(options)
+    small = kw.pop("ctrl", None)
+    if small not in (None, "reset"):
+        raise ValueError(f"ctrl option {small!r}: only 'reset'")
+    if small:
+        kw["with_ctrl"] = False
+    return kw, bool(small)
+
+
+def add_reset_ctrl(soc):
+    """The ctrl block without its scratch register, wired as ``SoCCore`` wires the whole one
+    (the CPU's reset; the CRG's and the bus error count's, at finalization). LiteX's memtest
+    reads the bus error count: it stays (constant, so no logic, where there is no bus timeout)."""
+    soc.add_controller("ctrl", with_reset=True, with_scratch=False, with_errors=True)
+    soc.comb += soc.cpu.reset.eq(soc.ctrl.soc_rst | soc.ctrl.cpu_rst)
+
+
 def add_lepton(soc, pipeline, name="lepton", with_irq=True, opts=None, clock_domain="sys", port="dma"):
     """Add ``pipeline`` (a ``lepton_hdl.Pipeline``) as a DMA peripheral of ``soc``.
 

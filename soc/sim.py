@@ -24,7 +24,7 @@ from litex.soc.integration.soc_core import SoCCore
 from lepton_hdl.ops import params_digest
 from lepton_hdl.toolpath import env_tools_on_path
 
-from .integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton
+from .integration import ACCEL_CLOCK_DOMAIN, CSR_MAP, add_lepton, add_reset_ctrl, soc_core_options
 
 _io = [
     ("sys_clk", 0, Pins(1)),
@@ -74,6 +74,7 @@ class LeptonSimSoC(SoCCore):
             self.clock_domains += cd
             self.comb += cd.clk.eq(platform.request("accel_clk"))
             self.specials += AsyncResetSynchronizer(cd, ResetSignal("sys"))
+        options, reset_ctrl = soc_core_options(soc_options)
         SoCCore.__init__(self, platform, clk_freq=SYS_CLK_FREQ, bus_data_width=bus_bits,
                          cpu_type=cpu[0], cpu_variant=cpu[1],
                          uart_name="sim",
@@ -81,7 +82,9 @@ class LeptonSimSoC(SoCCore):
                          integrated_sram_size=sram_size,
                          integrated_main_ram_size=main_ram_size,
                          integrated_main_ram_init=main_ram_init or [0] * 16,
-                         **{"ident": "lepton_hdl simulation SoC", "timer_uptime": True, **dict(soc_options)})
+                         **{"ident": "lepton_hdl simulation SoC", "timer_uptime": True, **options})
+        if reset_ctrl:
+            add_reset_ctrl(self)
         # (a main RAM init makes LiteX define CONFIG_MAIN_RAM_INIT: the BIOS does not memtest it)
         self.add_config("BIOS_NO_DELAYS")     # no serial-boot wait
         self.add_constant("ROM_BOOT_ADDRESS", self.mem_map["main_ram"])
