@@ -31,7 +31,8 @@ VARIANTS = [
     ("no-timer", "the timer (with its uptime counter)", dict(soc_kwargs=dict(with_timer=False, timer_uptime=False))),
     ("no-uptime", "the timer's 64-bit uptime counter", dict(soc_kwargs=dict(timer_uptime=False))),
     ("no-uart", "the UART", dict(soc_kwargs=dict(with_uart=False))),
-    ("no-ctrl", "the ctrl block (reset, scratch, bus error counter)", dict(soc_kwargs=dict(with_ctrl=False))),
+    ("no-ctrl", "the ctrl block (reset, bus error counter, and scratch where the board keeps it)",
+     dict(soc_kwargs=dict(with_ctrl=False))),
     ("no-timeout", "the bus timeout", dict(soc_kwargs=dict(bus_timeout=None))),
 ]
 

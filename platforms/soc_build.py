@@ -137,7 +137,8 @@ def _soc_class(pipeline, board: Board, platform, tgt_mod, opts, sys_clk, main_ra
     from lepton_hdl.soc.integration import add_reset_ctrl, soc_core_options
     options, reset_ctrl = soc_core_options(board.soc_options)
     core_kw = {"ident": f"lepton_hdl {board.name}", "timer_uptime": True, **options, **(soc_kwargs or {})}
-    reset_ctrl = reset_ctrl and core_kw.get("with_ctrl") is False
+    # soc_kwargs' with_ctrl=False (bench/soc_parts.py) leaves the whole ctrl block out
+    reset_ctrl = reset_ctrl and "with_ctrl" not in (soc_kwargs or {})
 
     class BoardSoC(SoCCore):
         csr_map = dict(CSR_MAP)

@@ -233,6 +233,38 @@ def test_accelerator_on_its_own_clock_exact_and_aborts(tmp_path):
     _abort_mid_job_then_exact(run, spec)
 
 
+def test_csr_stream_port_exact_aborts_and_holds(tmp_path):
+    """The CPU-fed stream port (``add_lepton(port="csr")``, the iCEBreaker's) behind VexRiscv:
+    every image exact with the driver moving the words; a job whose wait times out mid-frame is
+    aborted and the runs after are exact; a job whose pushes are held (``lepton_pause``) makes the
+    driver's wait return its timeout error, and after an abort every run is exact."""
+    for tool in ("verilator", "riscv64-unknown-elf-gcc", "make"):
+        require_tool(tool)
+    import lepton_hdl
+    from lepton_hdl.models import load
+    from lepton_hdl.soc.sim import SimRun, parse_verdict
+    spec = load("digits")
+    pipe = lepton_hdl.compile(spec.model, spec.samples, max_multipliers=24, name="digits")
+    run = SimRun(pipe, build_root=tmp_path / "build", images=3, log=print, port="csr")
+    run.build_soc()
+    csr = (run.dir / "csr.csv").read_text()
+    assert "lepton_push" in csr and "lepton_pop" in csr and "lepton_src" not in csr
+    assert "lepton_dma" not in (run.gateware / "sim.v").read_text()
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels))
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+    # the accelerator's own count of the three-frame job: at least the pipeline's bound each
+    assert v["accel_hw_cycles"] >= 3 * pipe.bound_cycles
+    _abort_mid_job_then_exact(run, spec)
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
+                                         defines=("LEPTON_TEST_STUCK=1",)))
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert "LEPTON-TEST stuck job: wait returned a timeout error, status busy=1" in text, text[-3000:]
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+
+
 def test_build_cache_key_covers_every_input():
     """Every input that shapes the simulated SoC's gateware changes its build folder (the cache
     key): bits, folding, FIFO depths, weights, the image count (main RAM size), the CPU and the
