@@ -102,13 +102,14 @@ def test_soc_serv_icebreaker_cpu(tmp_path):
     multiplier; the CPU-fed stream port, no DMA; no uptime counter, ctrl or bus timeout; digits
     at the SoC's w4/a4 and the folding the board picks) runs the firmware demo in simulation:
     accelerator == SERV's C reference == golden, every word moved by the CPU."""
-    rc, r = _soc(tmp_path, "digits", 2, ("--fit", "icebreaker", "--timeout", "900"))
-    assert rc == 0 and r["ok"] and r["mismatches"] == 0 and r["images"] == 2
+    rc, r = _soc(tmp_path, "digits", 1, ("--fit", "icebreaker", "--timeout", "900"))
+    assert rc == 0 and r["ok"] and r["mismatches"] == 0 and r["images"] == 1
     assert r["fit"] == "icebreaker" and r["cpu"] == "serv standard" and r["bits"] == {"w": 4, "a": 4}
     # no multiplier: the C reference multiplies in software
     assert r["cpu_cycles_per_inference"] > 10_000_000, r
-    # the accelerator's own count for the two frames: at least the pipeline's bound for each
-    assert r["accel_hw_cycles"] >= 2 * r["bound_cycles"], r
+    # the accelerator's own count for the frame: at least the pipeline's bound (several frames
+    # through the stream port: test_csr_stream_port_exact_aborts_and_holds)
+    assert r["accel_hw_cycles"] >= r["bound_cycles"], r
 
 
 def test_board_firmware_boots_in_simulation(tmp_path):
