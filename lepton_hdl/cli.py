@@ -493,6 +493,10 @@ def cmd_build(args):
     report["pipeline_fmax_mhz"] = fmax
     report["fps_at_fmax"] = fmax * 1e6 / pipe.bound_cycles if fmax else None
     report["fps_as_built"] = min(clock, fmax or clock) * 1e6 / pipe.bound_cycles
+    if report.get("accel_port") == "csr":
+        report["rate_note"] = (f"frames/s here are the pipeline's: in {board.name}'s SoC the CPU moves every word "
+                               f"(the CPU-fed stream port), so the SoC's own rate is the firmware's; "
+                               f"`lepton-hdl soc --board sim --fit {board.name}` measures it")
     # one frame alone, input to last output beat, measured on the RTL (Verilator: cycles do not
     # depend on how the products are built)
     log("[build] latency: one frame alone in Verilator")
@@ -516,6 +520,8 @@ def cmd_build(args):
            if len(report.get("seeds") or {}) > 1 else "")
         + f", one frame alone {report['latency_cycles']} cycles "
         f"({report['latency_us'] or 0:.1f} us at Fmax); bitstream {report['bitstream']}")
+    if report.get("rate_note"):
+        log(f"[build] note: {report['rate_note']}")
     return 0
 
 
