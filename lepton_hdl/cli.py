@@ -84,7 +84,7 @@ def cmd_compile(args):
     if args.board:
         from .platforms import boards
         board = boards.get(args.board)
-        _board_defaults(args, board, soc=args.soc)
+        board = _board_defaults(args, board, soc=args.soc)
     spec, pipe, t_compile = compile_model(args)
     if board is not None:
         log(fit_table(pipe, board))
@@ -164,7 +164,7 @@ def cmd_soc(args):
     if args.fit:                                # the accelerator `build --board FIT` builds
         from .platforms import boards
         fit = boards.get(args.fit)
-        _board_defaults(args, fit, soc=True)
+        fit = _board_defaults(args, fit, soc=True)
     t0 = time.perf_counter()
     spec, pipe, t_compile = compile_model(args)
     log(f"[compile] {spec.name}: {pipe.bound_cycles} cycles/frame bound ({t_compile:.1f} s)"
@@ -400,7 +400,7 @@ def cmd_explore(args):
     from .explore import explore
     from .platforms import boards
     board = boards.get(args.board)
-    _board_defaults(args, board, soc=args.soc)
+    board = _board_defaults(args, board, soc=args.soc)
     args.fit_board = None                      # explore from the fastest folding down
     args.max_multipliers = None
     spec, pipe, _ = compile_model(args)
@@ -442,13 +442,21 @@ def fit_table(pipe, board) -> str:
 
 def _board_defaults(args, board, soc=False):
     """The board decides the folding (its resources, minus the SoC's share for SoC builds) unless
-    --max-multipliers is given; its precision unless the command line sets one."""
+    --max-multipliers is given; its precision unless the command line sets one. Returns the
+    board, with --max-dsp's cap on the accelerator's DSP tiles."""
+    cap = getattr(args, "max_dsp", None)
+    if cap is not None:
+        if cap < 0:
+            raise InputError(f"--max-dsp {cap}: give 0 (every product in logic) or more tiles")
+        import dataclasses
+        board = dataclasses.replace(board, accel_dsp=cap)
     args.fit_board, args.fit_soc = board, soc
     if args.bits is None:                       # the board's precision unless told otherwise
         args.board_bits = (args.w_bits is None, args.a_bits is None)
         w, a = board.soc_bits if soc and board.soc_bits else (board.w_bits, board.a_bits)
         args.w_bits = args.w_bits or w
         args.a_bits = args.a_bits or a
+    return board
 
 
 def cmd_build(args):
@@ -457,7 +465,7 @@ def cmd_build(args):
     board = boards.get(args.board)
     if args.accel_mhz is not None and not (args.accel_mhz == 0 or 10 <= args.accel_mhz <= 400):
         raise InputError(f"--accel-mhz {args.accel_mhz:g}: give 0 (the system clock) or 10..400 MHz")
-    _board_defaults(args, board, soc=not args.accel_only)
+    board = _board_defaults(args, board, soc=not args.accel_only)
     spec, pipe, t_compile = compile_model(args)
     bench = pipe.bench()
     accuracy = None
@@ -531,6 +539,8 @@ def add_model_args(p):
     p.add_argument("--a-bits", type=int, help="activation bits (overrides --bits)")
     p.add_argument("--fold", action="append", metavar="LAYER=PE,SIMD|LAYER=LANES", help="fix one layer's parallelism (conv/linear: pe,simd; add, multiply, activation, table, abs: lanes)")
     p.add_argument("--target-cycles", type=int, help="allow the pipeline this many cycles per frame")
+    p.add_argument("--max-dsp", type=int, help="with a board: the most DSP tiles the accelerator may use "
+                   "(default: all the board leaves it); the other products are built in logic")
     p.add_argument("--fps", type=float, help="the cheapest pipeline that makes this many frames a second "
                    "at --clock-mhz (an error if the fastest within the budget cannot)")
     p.add_argument("--clock-mhz", type=float, default=100.0, help="clock for FPS figures and --fps")

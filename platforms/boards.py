@@ -42,6 +42,9 @@ class Board:
     # SoC builds: the default precision where it differs from the accelerator alone's (the SoC
     # leaves the accelerator less room); None: w_bits/a_bits
     soc_bits: Optional[tuple] = None
+    # the most DSP tiles the accelerator may use (``--max-dsp``); None: all the chip (or the SoC)
+    # leaves. The other products are built in logic
+    accel_dsp: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "family", Family(self.family))
@@ -109,6 +112,8 @@ def accel_resources(board: Board, soc: bool = False) -> dict:
             from lepton_hdl.errors import FitError
             raise FitError(f"no SoC for {board.name} ({board.family}) yet: build the accelerator alone (--accel-only)")
         have = {k: max(0, v - share.get(k, 0)) for k, v in have.items()}
+    if board.accel_dsp is not None:
+        have["DSP"] = min(have["DSP"], board.accel_dsp)
     return have
 
 
