@@ -136,3 +136,23 @@ def test_tool_wrappers_twice_in_one_process():
         assert str(out) not in (out / "yosys").read_text()
     finally:
         os.environ["PATH"] = saved
+
+
+def test_max_dsp_caps_the_accelerators_tiles(capsys):
+    """`--max-dsp N` (``Board.accel_dsp``): the fit, the folding's estimate and the build's DSP
+    budget give the accelerator at most N tiles (the other products in logic); a negative N is
+    refused in one line."""
+    import dataclasses
+    from lepton_hdl.cli import main
+    spec = load("digits")
+    board = boards.get("colorlight_i5")
+    capped = dataclasses.replace(board, accel_dsp=4)
+    assert boards.accel_resources(capped, soc=True)["DSP"] == 4
+    assert flow.build_options(capped, soc=True).dsp_tiles == 4
+    p = lepton_hdl.compile(spec.model, spec.samples, board=capped, soc=True)
+    assert 0 < flow.check_fit(p, capped, soc=True)["DSP"] <= 4
+    full = lepton_hdl.compile(spec.model, spec.samples, board=board, soc=True)
+    assert flow.check_fit(full, board, soc=True)["DSP"] > 4
+    assert main(["compile", "digits", "--board", "colorlight_i5", "--max-dsp", "-1", "--out", "build/test-dsp-cap"]) != 0
+    err = capsys.readouterr().err
+    assert "--max-dsp -1" in err and "Traceback" not in err
