@@ -167,6 +167,20 @@ def _abort_mid_job_then_exact(run, spec):
     assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
 
 
+def _held_job_then_exact(run, spec):
+    """Firmware whose job can never finish (its input held: ``lepton_pause``): the driver's wait
+    returns its timeout error with the normal timeout, the accelerator still busy; aborted,
+    every run after is exact."""
+    from lepton_hdl.soc.sim import parse_verdict
+    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
+                                         defines=("LEPTON_TEST_STUCK=1",)))
+    text, _ = run.run(timeout_s=600)
+    v = parse_verdict(text)
+    assert "LEPTON-TEST stuck job: wait returned a timeout error, status busy=1" in text, text[-3000:]
+    assert "LEPTON-ERROR accelerator hung" in text
+    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+
+
 def test_fault_injection_and_silent_console(tmp_path):
     """Faults are seen: one wrong output word injected after the accelerator's run makes the
     firmware's verdict FAIL with exactly one mismatch; a job whose wait times out is reported by
@@ -198,15 +212,8 @@ def test_fault_injection_and_silent_console(tmp_path):
     # a wait that times out (the driver reports it, it does not hang), an abort in the middle of
     # the job, then every run exact
     _abort_mid_job_then_exact(run, spec)
-    # a job that can never finish (its input DMA held): the driver's wait returns a timeout error
-    # with the normal timeout, the accelerator still busy; aborted, every run after is exact
-    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
-                                         defines=("LEPTON_TEST_STUCK=1",)))
-    text, _ = run.run(timeout_s=600)
-    v = parse_verdict(text)
-    assert "LEPTON-TEST stuck job: wait returned a timeout error, status busy=1" in text, text[-3000:]
-    assert "LEPTON-ERROR accelerator hung" in text
-    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+    # a job that can never finish (its input DMA held)
+    _held_job_then_exact(run, spec)
     empty = tmp_path / "empty.bin"
     empty.write_bytes(bytes(64))
     run.load_firmware(empty)
@@ -258,12 +265,7 @@ def test_csr_stream_port_exact_aborts_and_holds(tmp_path):
     # the accelerator's own count of the three-frame job: at least the pipeline's bound each
     assert v["accel_hw_cycles"] >= 3 * pipe.bound_cycles
     _abort_mid_job_then_exact(run, spec)
-    run.load_firmware(run.build_firmware(spec.x_eval[:3], spec.y_eval[:3], label_names=spec.labels,
-                                         defines=("LEPTON_TEST_STUCK=1",)))
-    text, _ = run.run(timeout_s=600)
-    v = parse_verdict(text)
-    assert "LEPTON-TEST stuck job: wait returned a timeout error, status busy=1" in text, text[-3000:]
-    assert v["verdict"] == "PASS" and v["mismatches"] == 0 and v["images"] == 3, text[-2000:]
+    _held_job_then_exact(run, spec)
 
 
 def test_build_cache_key_covers_every_input():
