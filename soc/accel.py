@@ -292,9 +292,7 @@ class LeptonAccelerator(LiteXModule):
                 If(~self.produced, cycles.eq(cycles + 1)),
                 If(self.finish, busy.eq(0), done.eq(1), self.loading.eq(0)))
         ]
-        if self.csr_port:
-            # a push into a full input FIFO is lost: say so
-            self.sync += If(self._push.re & ~self.reader.sink.ready & ~self.abort, error.eq(1))
+
         if self.param_words:
             self.comb += self.core.params.restart.eq(self.load & ~busy)
 
@@ -313,6 +311,8 @@ class LeptonAccelerator(LiteXModule):
                 fifo.source.ready.eq(reader.ready & take),
             ]
             self.sync += If(reader.valid & reader.ready, rd_count.eq(rd_count + 1))
+            # a push into a full input FIFO is lost: say so
+            self.sync += If(self._push.re & ~fifo.sink.ready & ~self.abort, self.error.eq(1))
             reader = _Source(reader)
         else:
             self.comb += [
@@ -380,6 +380,7 @@ class LeptonAccelerator(LiteXModule):
             core.source.ready.eq(out_conv.sink.ready),
             out_conv.source.connect(out_fifo.sink, omit={"last", "first"}),
         ]
+        loaded = ~self.loading | (self.ld_count == self.param_words)     # a load's words all written
         if self.csr_port:
             # the CPU pops the words; wr_count counts them into the FIFO (the pipeline's side)
             produced = (self.wr_count == self.total_out) & (self.rd_count == self.total_in)
@@ -388,8 +389,7 @@ class LeptonAccelerator(LiteXModule):
                 out_fifo.source.ready.eq(self._pop.we),
                 self._status.fields.out_valid.eq(out_fifo.source.valid),
                 self.produced.eq(produced),
-                self.finish.eq(self.busy & produced & ~out_fifo.source.valid
-                               & (~self.loading | (self.ld_count == self.param_words))),
+                self.finish.eq(self.busy & produced & ~out_fifo.source.valid & loaded),
             ]
             self.sync += If(out_fifo.sink.valid & out_fifo.sink.ready, self.wr_count.eq(self.wr_count + 1))
             return
@@ -399,6 +399,6 @@ class LeptonAccelerator(LiteXModule):
             writer.sink.address.eq(self._dst.storage[log2_int(L.word_bytes):] + self.wr_count),
             out_fifo.source.ready.eq(writer.sink.ready),
             self.finish.eq(self.busy & (self.wr_count == self.total_out) & (self.rd_count == self.total_in)
-                           & (~self.loading | (self.ld_count == self.param_words))),
+                           & loaded),
         ]
         self.sync += If(writer.sink.valid & writer.sink.ready, self.wr_count.eq(self.wr_count + 1))
